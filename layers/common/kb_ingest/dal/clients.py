@@ -1,0 +1,15 @@
+"""boto3 clients, created once per container and reused by every invocation."""
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+
+
+@cache
+def client(service: str) -> Any:
+    """A boto3 client; the endpoint comes from AWS_ENDPOINT_URL locally, AWS's otherwise."""
+    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]

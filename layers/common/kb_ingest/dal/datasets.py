@@ -1,0 +1,191 @@
+"""DynamoDB storage of datasets: every write that touches a name goes through a transaction
+with its name claim, so names stay unique however many requests race."""
+
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from kb_ingest.clock import now_ms
+from kb_ingest.dal.models import DatasetModel, NameClaimModel, PurgeJobModel
+from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetOrder, NameTaken
+from kb_ingest.domain.naming import first_free_name, name_key
+
+_MAX_ATTEMPTS = 20
+_FIELDS = tuple(Dataset.__dataclass_fields__)
+
+
+def dataset_name_scope(tenant_id: str) -> str:
+    return f"datasets#{tenant_id}"
+
+
+def _to_domain(item: DatasetModel) -> Dataset:
+    values: dict[str, Any] = {name: getattr(item, name) for name in _FIELDS}
+    for counter in ("chunk_num", "doc_num", "token_num", "create_time", "update_time"):
+        values[counter] = int(values[counter] or 0)
+    return Dataset(**values)
+
+
+def _to_item(dataset: Dataset) -> DatasetModel:
+    return DatasetModel(
+        dataset.tenant_id, dataset.id, name_key=name_key(dataset.name),
+        **{name: getattr(dataset, name) for name in _FIELDS if name not in ("tenant_id", "id")},
+    )  # fmt: skip
+
+
+def _cancelled_by_condition(error: TransactWriteError, position: int) -> bool:
+    reasons = error.cancellation_reasons or []
+    return (
+        position < len(reasons)
+        and reasons[position] is not None
+        and (
+            reasons[position].code == "ConditionalCheckFailed"  # type: ignore[union-attr]
+        )
+    )
+
+
+def _is_conflict(error: TransactWriteError) -> bool:
+    return any(
+        reason is not None and reason.code == "TransactionConflict" for reason in error.cancellation_reasons or []
+    )
+
+
+class DynamoDatasetStore:
+    def __init__(self) -> None:
+        self._connection = Connection()
+
+    # ------------------------------------------------------------ reads
+    def get(self, tenant_id: str, dataset_id: str) -> Dataset | None:
+        try:
+            return _to_domain(DatasetModel.get(tenant_id, dataset_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def list_page(
+        self, tenant_id: str, order: DatasetOrder, descending: bool, offset: int, count: int
+    ) -> tuple[list[Dataset], int]:
+        index = {
+            "create_time": DatasetModel.by_create_time,
+            "update_time": DatasetModel.by_update_time,
+            "name": DatasetModel.by_name,
+        }[order]
+        # DynamoDB has no offset: read offset + count in order and drop the first `offset`.
+        # A tenant has few datasets, and the cost still follows the page asked for.
+        limit = None if count < 0 else offset + count
+        items = list(index.query(tenant_id, scan_index_forward=not descending, limit=limit, consistent_read=True))
+        skipped = min(offset, len(items))
+        return [_to_domain(item) for item in items[offset:]], skipped
+
+    def _is_name_taken(self, scope: str, name: str) -> bool:
+        try:
+            NameClaimModel.get(scope, name_key(name), consistent_read=True)
+        except DoesNotExist:
+            return False
+        return True
+
+    # ------------------------------------------------------------ writes
+    def create(self, dataset: Dataset) -> Dataset:
+        scope = dataset_name_scope(dataset.tenant_id)
+        candidate = dataset.name
+        for _ in range(_MAX_ATTEMPTS):
+            candidate = first_free_name(candidate, lambda name: self._is_name_taken(scope, name))
+            stored = replace(dataset, name=candidate)
+            try:
+                with TransactWrite(connection=self._connection) as transaction:
+                    transaction.save(
+                        NameClaimModel(scope, name_key(candidate), owner_id=dataset.id),
+                        condition=NameClaimModel.scope.does_not_exist(),
+                    )
+                    transaction.save(_to_item(stored), condition=DatasetModel.id.does_not_exist())
+            except TransactWriteError as error:
+                if _cancelled_by_condition(error, 0) or _is_conflict(error):
+                    continue  # somebody took this name a moment ago: look for the next free one
+                raise
+            return stored
+        raise RuntimeError("could not claim a dataset name: too much contention")
+
+    def update(self, dataset: Dataset, changes: DatasetChanges, update_time: int) -> Dataset | None:
+        actions = [getattr(DatasetModel, key).set(value) for key, value in changes.values.items()]
+        actions.append(DatasetModel.update_time.set(update_time))
+        item = DatasetModel(dataset.tenant_id, dataset.id)
+        if changes.name is None:
+            try:
+                item.update(actions=actions, condition=DatasetModel.id.exists())
+            except UpdateError as error:
+                if error.cause_response_code == "ConditionalCheckFailedException":
+                    return None
+                raise
+            return _to_domain(item)
+        return self._rename(dataset, changes.name, actions)
+
+    def _rename(self, dataset: Dataset, new_name: str, actions: list[Any]) -> Dataset | None:
+        scope = dataset_name_scope(dataset.tenant_id)
+        old_key, new_key = name_key(dataset.name), name_key(new_name)
+        actions = [*actions, DatasetModel.name.set(new_name), DatasetModel.name_key.set(new_key)]
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                with TransactWrite(connection=self._connection) as transaction:
+                    transaction.update(
+                        DatasetModel(dataset.tenant_id, dataset.id),
+                        actions=actions,
+                        condition=DatasetModel.id.exists() & (DatasetModel.name_key == old_key),
+                    )
+                    if new_key != old_key:
+                        transaction.save(
+                            NameClaimModel(scope, new_key, owner_id=dataset.id),
+                            condition=NameClaimModel.scope.does_not_exist(),
+                        )
+                        transaction.delete(
+                            NameClaimModel(scope, old_key), condition=NameClaimModel.owner_id == dataset.id
+                        )
+            except TransactWriteError as error:
+                if _is_conflict(error):
+                    continue
+                if new_key != old_key and _cancelled_by_condition(error, 1):
+                    raise NameTaken(new_name) from None
+                if _cancelled_by_condition(error, 0):
+                    current = self.get(dataset.tenant_id, dataset.id)
+                    if current is None:
+                        return None
+                    old_key = name_key(current.name)  # renamed meanwhile: rename from its current name
+                    dataset = current
+                    continue
+                raise
+            return self.get(dataset.tenant_id, dataset.id)
+        raise RuntimeError("could not rename the dataset: too much contention")
+
+    def delete(self, dataset: Dataset) -> bool:
+        scope = dataset_name_scope(dataset.tenant_id)
+        for _ in range(_MAX_ATTEMPTS):
+            current = self.get(dataset.tenant_id, dataset.id)
+            if current is None:
+                return False
+            try:
+                with TransactWrite(connection=self._connection) as transaction:
+                    transaction.delete(
+                        DatasetModel(current.tenant_id, current.id),
+                        condition=DatasetModel.name_key == name_key(current.name),
+                    )
+                    transaction.delete(
+                        NameClaimModel(scope, name_key(current.name)),
+                        condition=NameClaimModel.owner_id == current.id,
+                    )
+                    # The job outlives the request: if the queue message is lost, the sweep finds it.
+                    transaction.save(PurgeJobModel(current.id, tenant_id=current.tenant_id, requested_at=now_ms()))
+            except TransactWriteError as error:
+                if _is_conflict(error) or _cancelled_by_condition(error, 0):
+                    continue  # renamed or deleted meanwhile: read it again
+                raise
+            return True
+        raise RuntimeError("could not delete the dataset: too much contention")
+
+
+@lru_cache(maxsize=1)
+def get_dataset_store() -> DynamoDatasetStore:
+    return DynamoDatasetStore()
+
+
+__all__ = ["DynamoDatasetStore", "dataset_name_scope", "get_dataset_store"]

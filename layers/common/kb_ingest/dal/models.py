@@ -1,0 +1,177 @@
+"""PynamoDB models: one per table in template.yaml, with the indexes the queries use.
+
+Table names come from Settings at the moment of use (not at import), so the same models
+serve the cloud stack, the local stack and tests that point them at fresh tables.
+"""
+
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, LocalSecondaryIndex
+from pynamodb.models import Model
+
+from kb_ingest.settings import get_settings
+
+
+class _TableNameFromSettings:
+    """A Meta attribute that reads the table name from Settings whenever PynamoDB asks."""
+
+    def __init__(self, settings_field: str) -> None:
+        self.settings_field = settings_field
+
+    def __get__(self, instance: Any, owner: Any) -> str:
+        return str(getattr(get_settings(), self.settings_field))
+
+
+class ApiKeyModel(Model):
+    """An API key, stored only as its SHA-256 hash, mapped to the tenant it acts for."""
+
+    class Meta:
+        table_name = _TableNameFromSettings("api_keys_table")
+
+    key_hash = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    label = UnicodeAttribute(default="")
+    key_hint = UnicodeAttribute(default="")  # the key's first characters, to recognise it in a list
+    created_at = NumberAttribute()
+    revoked_at = NumberAttribute(null=True)
+
+
+# ---------------------------------------------------------------- datasets
+class _DatasetsByCreateTime(LocalSecondaryIndex):
+    class Meta:
+        index_name = "by_create_time"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    create_time = NumberAttribute(range_key=True)
+
+
+class _DatasetsByUpdateTime(LocalSecondaryIndex):
+    class Meta:
+        index_name = "by_update_time"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    update_time = NumberAttribute(range_key=True)
+
+
+class _DatasetsByName(LocalSecondaryIndex):
+    class Meta:
+        index_name = "by_name"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    name_key = UnicodeAttribute(range_key=True)
+
+
+class DatasetModel(Model):
+    class Meta:
+        table_name = _TableNameFromSettings("datasets_table")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    name_key = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    avatar = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    language = UnicodeAttribute()
+    embd_id = UnicodeAttribute()
+    parser_id = UnicodeAttribute()
+    parser_config = JSONAttribute()
+    permission = UnicodeAttribute()
+    similarity_threshold = NumberAttribute()
+    vector_similarity_weight = NumberAttribute()
+    status = UnicodeAttribute()
+    chunk_num = NumberAttribute(default=0)
+    doc_num = NumberAttribute(default=0)
+    token_num = NumberAttribute(default=0)
+    create_time = NumberAttribute()
+    update_time = NumberAttribute()
+
+    by_create_time = _DatasetsByCreateTime()
+    by_update_time = _DatasetsByUpdateTime()
+    by_name = _DatasetsByName()
+
+
+# ---------------------------------------------------------------- documents
+class _DocumentsByCreateTime(LocalSecondaryIndex):
+    class Meta:
+        index_name = "by_create_time"
+        projection = AllProjection()
+
+    kb_id = UnicodeAttribute(hash_key=True)
+    create_time = NumberAttribute(range_key=True)
+
+
+class _DocumentsByUpdateTime(LocalSecondaryIndex):
+    class Meta:
+        index_name = "by_update_time"
+        projection = AllProjection()
+
+    kb_id = UnicodeAttribute(hash_key=True)
+    update_time = NumberAttribute(range_key=True)
+
+
+class _DocumentsByName(LocalSecondaryIndex):
+    class Meta:
+        index_name = "by_name"
+        projection = AllProjection()
+
+    kb_id = UnicodeAttribute(hash_key=True)
+    name_key = UnicodeAttribute(range_key=True)
+
+
+class _DocumentsById(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_document_id"
+        projection = IncludeProjection(["tenant_id"])
+
+    id = UnicodeAttribute(hash_key=True)
+
+
+class DocumentModel(Model):
+    class Meta:
+        table_name = _TableNameFromSettings("documents_table")
+
+    kb_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    name_key = UnicodeAttribute()
+    create_time = NumberAttribute()
+    update_time = NumberAttribute()
+
+    by_create_time = _DocumentsByCreateTime()
+    by_update_time = _DocumentsByUpdateTime()
+    by_name = _DocumentsByName()
+    by_document_id = _DocumentsById()
+
+
+# ---------------------------------------------------------------- bookkeeping
+class NameClaimModel(Model):
+    """One item per taken name in a scope (a tenant's datasets, a dataset's documents).
+
+    Creating or renaming puts the claim in the same transaction as the record, conditioned on
+    the claim not existing: that is what makes names unique under concurrent requests.
+    """
+
+    class Meta:
+        table_name = _TableNameFromSettings("name_claims_table")
+
+    scope = UnicodeAttribute(hash_key=True)
+    name_key = UnicodeAttribute(range_key=True)
+    owner_id = UnicodeAttribute()
+
+
+class PurgeJobModel(Model):
+    """A deleted dataset whose documents, objects and parse output are still being removed."""
+
+    class Meta:
+        table_name = _TableNameFromSettings("purge_jobs_table")
+
+    dataset_id = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    requested_at = NumberAttribute()
+    last_sent_at = NumberAttribute(default=0)

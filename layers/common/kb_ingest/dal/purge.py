@@ -1,0 +1,74 @@
+"""Removing what a deleted dataset leaves behind: document records, name claims, files and
+parse output. Every step is safe to repeat, so a purge that dies midway is simply run again."""
+
+import contextlib
+import json
+from collections.abc import Callable
+
+from pynamodb.exceptions import DoesNotExist
+
+from kb_ingest.clock import now_ms
+from kb_ingest.dal.blobs import dataset_prefixes, delete_prefix
+from kb_ingest.dal.clients import client
+from kb_ingest.dal.models import DocumentModel, NameClaimModel, PurgeJobModel
+from kb_ingest.settings import get_settings
+
+# Stop starting new pages of work when less than this is left of the invocation.
+_SAFETY_MARGIN_MS = 30_000
+
+
+def document_name_scope(dataset_id: str) -> str:
+    return f"documents#{dataset_id}"
+
+
+def purge_dataset(tenant_id: str, dataset_id: str, remaining_ms: Callable[[], int]) -> bool:
+    """Purge one page at a time; True when everything is gone, False when out of time."""
+
+    def out_of_time() -> bool:
+        return remaining_ms() < _SAFETY_MARGIN_MS
+
+    while True:
+        page = list(DocumentModel.query(dataset_id, limit=100, attributes_to_get=["kb_id", "id"]))
+        if not page:
+            break
+        with DocumentModel.batch_write() as batch:
+            for item in page:
+                batch.delete(item)
+        if out_of_time():
+            return False
+    while True:
+        claims = list(NameClaimModel.query(document_name_scope(dataset_id), limit=100))
+        if not claims:
+            break
+        with NameClaimModel.batch_write() as batch:
+            for claim in claims:
+                batch.delete(claim)
+        if out_of_time():
+            return False
+    for prefix in dataset_prefixes(tenant_id, dataset_id):
+        delete_prefix(prefix)
+        if out_of_time():
+            return False
+    with contextlib.suppress(DoesNotExist):
+        PurgeJobModel.get(dataset_id).delete()
+    return True
+
+
+def resend_stale_purge_jobs(older_than_ms: int) -> int:
+    """Re-queue jobs requested long ago and still present (their message was lost or failed).
+
+    A scan of the jobs table: it holds only datasets still being purged, and this runs on a
+    schedule, never on a request path.
+    """
+    cutoff = now_ms() - older_than_ms
+    sent = 0
+    for job in PurgeJobModel.scan():
+        if max(int(job.requested_at), int(job.last_sent_at or 0)) > cutoff:
+            continue
+        client("sqs").send_message(
+            QueueUrl=get_settings().purge_queue_url,
+            MessageBody=json.dumps({"tenant_id": job.tenant_id, "dataset_id": job.dataset_id}),
+        )
+        job.update(actions=[PurgeJobModel.last_sent_at.set(now_ms())])
+        sent += 1
+    return sent

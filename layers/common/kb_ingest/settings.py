@@ -1,0 +1,39 @@
+"""Configuration, read once from the environment that template.yaml gives every function."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Names of the stack's resources and the service's limits.
+
+    Field names match the environment variables set in template.yaml's Globals (case-insensitive),
+    so the local stack and the cloud configure the code the same way.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    api_keys_table: str = "kb-api-keys"
+    datasets_table: str = "kb-datasets"
+    documents_table: str = "kb-documents"
+    name_claims_table: str = "kb-name-claims"
+    purge_jobs_table: str = "kb-purge-jobs"
+    documents_bucket: str = "kb-documents"
+    parse_queue_url: str = ""
+    purge_queue_url: str = ""
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+
+    # Largest JSON body a dataset route reads; anything bigger is refused before parsing.
+    max_json_body_bytes: int = 1024 * 1024
+    # Largest file accepted through the multipart upload route.
+    max_upload_bytes: int = 4_718_592
+    # Seconds a verified API key is trusted before it is looked up again (0 = every request;
+    # a revoked key stops working within this many seconds).
+    api_key_cache_seconds: float = 0.0
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
