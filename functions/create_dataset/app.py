@@ -1,6 +1,7 @@
 """POST /api/v1/dataset: create a dataset (a taken name gets a `(n)` suffix)."""
 
 from fastapi import APIRouter, Request
+
 from kb_ingest.domain import datasets
 from kb_ingest.http.app import create_app, lambda_handler
 from kb_ingest.http.body import read_json_object

@@ -1,6 +1,7 @@
 """GET /api/v1/dataset/{dataset_id}: one dataset of the tenant."""
 
 from fastapi import APIRouter
+
 from kb_ingest.domain import datasets
 from kb_ingest.http.app import create_app, lambda_handler
 from kb_ingest.http.deps import Datasets, TenantId

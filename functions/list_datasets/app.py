@@ -1,6 +1,7 @@
 """GET /api/v1/dataset: one page of the tenant's datasets in the order asked for."""
 
 from fastapi import APIRouter, Request
+
 from kb_ingest.domain import datasets
 from kb_ingest.http.app import create_app, lambda_handler
 from kb_ingest.http.deps import Datasets, TenantId

@@ -1,6 +1,7 @@
 """ANY /{proxy+}: every method or path no other route takes, answered in the envelope."""
 
 from fastapi import APIRouter, Request
+
 from kb_ingest.http.app import create_app, lambda_handler
 from kb_ingest.http.envelope import envelope
 

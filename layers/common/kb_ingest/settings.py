@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     purge_jobs_table: str = "kb-purge-jobs"
     documents_bucket: str = "kb-documents"
     parse_queue_url: str = ""
-    purge_queue_url: str = ""
+    cleanup_queue_url: str = ""
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
 
     # Largest JSON body a dataset route reads; anything bigger is refused before parsing.
@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     # Seconds a verified API key is trusted before it is looked up again (0 = every request;
     # a revoked key stops working within this many seconds).
     api_key_cache_seconds: float = 0.0
+    # Presigned uploads: the largest file they accept and how long their URL lives. The
+    # pending document is removed when nothing has arrived this long after the URL expired.
+    max_presigned_upload_bytes: int = 5 * 1024**3
+    presigned_upload_seconds: int = 600
+    upload_expiry_grace_seconds: int = 300
+    # Downloads bigger than this answer with a redirect to a presigned URL (a Lambda response
+    # carries 6 MB, and binary bodies travel base64-encoded).
+    max_inline_download_bytes: int = 4 * 1024**2
+    presigned_download_seconds: int = 300
 
 
 @lru_cache(maxsize=1)

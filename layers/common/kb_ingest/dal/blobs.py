@@ -8,6 +8,8 @@ a path component.
 """
 
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
 
 from kb_ingest.dal.clients import client
 from kb_ingest.settings import get_settings
@@ -41,3 +43,78 @@ def delete_prefix(prefix: str) -> int:
         client("s3").delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True})
         deleted += len(keys)
     return deleted
+
+
+class S3FileStore:
+    """Original files of documents, keyed by ids; the user's filename travels as metadata."""
+
+    @property
+    def bucket(self) -> str:
+        return get_settings().documents_bucket
+
+    def put(self, tenant_id: str, dataset_id: str, document_id: str, content: bytes, filename: str) -> None:
+        client("s3").put_object(
+            Bucket=self.bucket,
+            Key=upload_key(tenant_id, dataset_id, document_id),
+            Body=content,
+            Metadata={"document-id": document_id, "filename": quote(filename, safe="")},
+        )
+
+    def read(self, tenant_id: str, dataset_id: str, document_id: str) -> bytes:
+        response = client("s3").get_object(Bucket=self.bucket, Key=upload_key(tenant_id, dataset_id, document_id))
+        return bytes(response["Body"].read())
+
+    def size_of(self, key: str) -> int | None:
+        """The object's size, or None when there is no such object."""
+        try:
+            return int(client("s3").head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+        except client("s3").exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def delete_document_files(self, tenant_id: str, dataset_id: str, document_id: str) -> None:
+        client("s3").delete_object(Bucket=self.bucket, Key=upload_key(tenant_id, dataset_id, document_id))
+        delete_prefix(parsed_prefix(tenant_id, dataset_id, document_id))
+
+    def download_url(self, tenant_id: str, dataset_id: str, document_id: str, filename: str, seconds: int) -> str:
+        """A short-lived GET URL that names the file the way a browser download would."""
+        return str(
+            client("s3").generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": upload_key(tenant_id, dataset_id, document_id),
+                    "ResponseContentType": "application/octet-stream",
+                    "ResponseContentDisposition": content_disposition(filename),
+                },
+                ExpiresIn=seconds,
+            )
+        )
+
+    def upload_form(
+        self, tenant_id: str, dataset_id: str, document_id: str, max_bytes: int, seconds: int
+    ) -> dict[str, Any]:
+        """A presigned POST (URL and form fields) for one object of at most max_bytes."""
+        return dict(
+            client("s3").generate_presigned_post(
+                Bucket=self.bucket,
+                Key=upload_key(tenant_id, dataset_id, document_id),
+                Conditions=[["content-length-range", 0, max_bytes]],
+                ExpiresIn=seconds,
+            )
+        )
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback name and the exact name in RFC 5987 form."""
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in filename) or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def parse_upload_key(key: str) -> tuple[str, str, str] | None:
+    """(tenant, dataset, document) of an `uploads/` key, or None for any other key."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != "uploads" or not all(parts[1:]):
+        return None
+    return parts[1], parts[2], parts[3]

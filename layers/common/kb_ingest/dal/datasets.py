@@ -11,15 +11,13 @@ from pynamodb.transactions import TransactWrite
 
 from kb_ingest.clock import now_ms
 from kb_ingest.dal.models import DatasetModel, NameClaimModel, PurgeJobModel
+from kb_ingest.dal.names import dataset_name_scope, is_claimed
+from kb_ingest.dal.transactions import cancelled_by_condition, is_conflict
 from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetOrder, NameTaken
 from kb_ingest.domain.naming import first_free_name, name_key
 
 _MAX_ATTEMPTS = 20
 _FIELDS = tuple(Dataset.__dataclass_fields__)
-
-
-def dataset_name_scope(tenant_id: str) -> str:
-    return f"datasets#{tenant_id}"
 
 
 def _to_domain(item: DatasetModel) -> Dataset:
@@ -34,23 +32,6 @@ def _to_item(dataset: Dataset) -> DatasetModel:
         dataset.tenant_id, dataset.id, name_key=name_key(dataset.name),
         **{name: getattr(dataset, name) for name in _FIELDS if name not in ("tenant_id", "id")},
     )  # fmt: skip
-
-
-def _cancelled_by_condition(error: TransactWriteError, position: int) -> bool:
-    reasons = error.cancellation_reasons or []
-    return (
-        position < len(reasons)
-        and reasons[position] is not None
-        and (
-            reasons[position].code == "ConditionalCheckFailed"  # type: ignore[union-attr]
-        )
-    )
-
-
-def _is_conflict(error: TransactWriteError) -> bool:
-    return any(
-        reason is not None and reason.code == "TransactionConflict" for reason in error.cancellation_reasons or []
-    )
 
 
 class DynamoDatasetStore:
@@ -79,19 +60,12 @@ class DynamoDatasetStore:
         skipped = min(offset, len(items))
         return [_to_domain(item) for item in items[offset:]], skipped
 
-    def _is_name_taken(self, scope: str, name: str) -> bool:
-        try:
-            NameClaimModel.get(scope, name_key(name), consistent_read=True)
-        except DoesNotExist:
-            return False
-        return True
-
     # ------------------------------------------------------------ writes
     def create(self, dataset: Dataset) -> Dataset:
         scope = dataset_name_scope(dataset.tenant_id)
         candidate = dataset.name
         for _ in range(_MAX_ATTEMPTS):
-            candidate = first_free_name(candidate, lambda name: self._is_name_taken(scope, name))
+            candidate = first_free_name(candidate, lambda name: is_claimed(scope, name))
             stored = replace(dataset, name=candidate)
             try:
                 with TransactWrite(connection=self._connection) as transaction:
@@ -101,7 +75,7 @@ class DynamoDatasetStore:
                     )
                     transaction.save(_to_item(stored), condition=DatasetModel.id.does_not_exist())
             except TransactWriteError as error:
-                if _cancelled_by_condition(error, 0) or _is_conflict(error):
+                if cancelled_by_condition(error, 0) or is_conflict(error):
                     continue  # somebody took this name a moment ago: look for the next free one
                 raise
             return stored
@@ -142,11 +116,11 @@ class DynamoDatasetStore:
                             NameClaimModel(scope, old_key), condition=NameClaimModel.owner_id == dataset.id
                         )
             except TransactWriteError as error:
-                if _is_conflict(error):
+                if is_conflict(error):
                     continue
-                if new_key != old_key and _cancelled_by_condition(error, 1):
+                if new_key != old_key and cancelled_by_condition(error, 1):
                     raise NameTaken(new_name) from None
-                if _cancelled_by_condition(error, 0):
+                if cancelled_by_condition(error, 0):
                     current = self.get(dataset.tenant_id, dataset.id)
                     if current is None:
                         return None
@@ -176,7 +150,7 @@ class DynamoDatasetStore:
                     # The job outlives the request: if the queue message is lost, the sweep finds it.
                     transaction.save(PurgeJobModel(current.id, tenant_id=current.tenant_id, requested_at=now_ms()))
             except TransactWriteError as error:
-                if _is_conflict(error) or _cancelled_by_condition(error, 0):
+                if is_conflict(error) or cancelled_by_condition(error, 0):
                     continue  # renamed or deleted meanwhile: read it again
                 raise
             return True
@@ -188,4 +162,4 @@ def get_dataset_store() -> DynamoDatasetStore:
     return DynamoDatasetStore()
 
 
-__all__ = ["DynamoDatasetStore", "dataset_name_scope", "get_dataset_store"]
+__all__ = ["DynamoDatasetStore", "get_dataset_store"]

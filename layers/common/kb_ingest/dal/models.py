@@ -6,7 +6,7 @@ serve the cloud stack, the local stack and tests that point them at fresh tables
 
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
@@ -138,10 +138,30 @@ class DocumentModel(Model):
     kb_id = UnicodeAttribute(hash_key=True)
     id = UnicodeAttribute(range_key=True)
     tenant_id = UnicodeAttribute()
+    created_by = UnicodeAttribute()
     name = UnicodeAttribute()
     name_key = UnicodeAttribute()
+    location = UnicodeAttribute()
+    type = UnicodeAttribute()
+    parser_id = UnicodeAttribute()
+    parser_config = JSONAttribute()
+    size = NumberAttribute()
+    thumbnail = UnicodeAttribute(null=True)
+    source_type = UnicodeAttribute()
+    status = UnicodeAttribute()
+    run = UnicodeAttribute()
+    progress = NumberAttribute()
+    progress_msg = UnicodeAttribute(default="")
+    process_begin_at = NumberAttribute(null=True)
+    process_duation = NumberAttribute(default=0)
+    chunk_num = NumberAttribute(default=0)
+    token_num = NumberAttribute(default=0)
+    upload_status = UnicodeAttribute(default="done")
     create_time = NumberAttribute()
     update_time = NumberAttribute()
+    # Every write of a document is conditional on the version it read, so a rename, a delete
+    # and a parse finishing at the same moment never undo each other or miscount the dataset.
+    version = VersionAttribute()
 
     by_create_time = _DocumentsByCreateTime()
     by_update_time = _DocumentsByUpdateTime()

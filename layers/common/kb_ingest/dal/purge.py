@@ -11,14 +11,11 @@ from kb_ingest.clock import now_ms
 from kb_ingest.dal.blobs import dataset_prefixes, delete_prefix
 from kb_ingest.dal.clients import client
 from kb_ingest.dal.models import DocumentModel, NameClaimModel, PurgeJobModel
+from kb_ingest.dal.names import document_name_scope
 from kb_ingest.settings import get_settings
 
 # Stop starting new pages of work when less than this is left of the invocation.
 _SAFETY_MARGIN_MS = 30_000
-
-
-def document_name_scope(dataset_id: str) -> str:
-    return f"documents#{dataset_id}"
 
 
 def purge_dataset(tenant_id: str, dataset_id: str, remaining_ms: Callable[[], int]) -> bool:
@@ -66,8 +63,8 @@ def resend_stale_purge_jobs(older_than_ms: int) -> int:
         if max(int(job.requested_at), int(job.last_sent_at or 0)) > cutoff:
             continue
         client("sqs").send_message(
-            QueueUrl=get_settings().purge_queue_url,
-            MessageBody=json.dumps({"tenant_id": job.tenant_id, "dataset_id": job.dataset_id}),
+            QueueUrl=get_settings().cleanup_queue_url,
+            MessageBody=json.dumps({"job": "purge_dataset", "tenant_id": job.tenant_id, "dataset_id": job.dataset_id}),
         )
         job.update(actions=[PurgeJobModel.last_sent_at.set(now_ms())])
         sent += 1

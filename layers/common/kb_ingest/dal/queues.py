@@ -1,16 +1,39 @@
 """Messages to the background queues."""
 
 import json
+from typing import Any
 
 from kb_ingest.dal.clients import client
 from kb_ingest.settings import get_settings
 
+# SQS cannot delay a message longer than this.
+MAX_DELAY_SECONDS = 900
 
-class SqsPurgeQueue:
-    """Asks the purge function to remove a deleted dataset's documents and objects."""
+
+class CleanupQueue:
+    """Work for the cleanup function: purging deleted datasets, expiring unfinished uploads."""
+
+    def _send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
+        client("sqs").send_message(
+            QueueUrl=get_settings().cleanup_queue_url,
+            MessageBody=json.dumps(body),
+            DelaySeconds=min(delay_seconds, MAX_DELAY_SECONDS),
+        )
 
     def request_purge(self, tenant_id: str, dataset_id: str) -> None:
-        client("sqs").send_message(
-            QueueUrl=get_settings().purge_queue_url,
-            MessageBody=json.dumps({"tenant_id": tenant_id, "dataset_id": dataset_id}),
+        self._send({"job": "purge_dataset", "tenant_id": tenant_id, "dataset_id": dataset_id})
+
+    def expire_upload_later(self, tenant_id: str, dataset_id: str, document_id: str, delay_seconds: int) -> None:
+        """Check after the delay that a presigned upload arrived; remove its document if not."""
+        self._send(
+            {"job": "expire_upload", "tenant_id": tenant_id, "dataset_id": dataset_id, "document_id": document_id},
+            delay_seconds,
         )
+
+
+def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:
+    """Make a message that is about to be reported failed come back after `seconds`."""
+    _, _, _, region, account, name = queue_arn.split(":")
+    sqs = client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)

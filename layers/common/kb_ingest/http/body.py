@@ -4,7 +4,9 @@ import json
 from typing import Any
 
 from fastapi import Request
+from starlette.formparsers import MultiPartException
 
+from kb_ingest.domain.documents import IncomingFile
 from kb_ingest.domain.errors import ArgumentError
 from kb_ingest.settings import get_settings
 
@@ -31,3 +33,21 @@ async def read_json_object(request: Request) -> dict[str, Any]:
 
 def _json_type(value: Any) -> str:
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+
+
+async def read_uploaded_files(request: Request) -> list[IncomingFile]:
+    """Every `file` part of a multipart body; a body that is not multipart has none."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        return []
+    try:
+        form = await request.form(max_files=100_000, max_fields=100_000)
+    except (MultiPartException, ValueError, KeyError) as error:
+        raise ArgumentError(f"The multipart body could not be read: {error}") from None
+    files = []
+    for part in form.getlist("file"):
+        if isinstance(part, str):  # a part without a filename arrives as a plain field
+            files.append(IncomingFile(filename=None, content=part.encode("utf-8")))
+        else:
+            files.append(IncomingFile(filename=part.filename, content=await part.read()))
+    return files

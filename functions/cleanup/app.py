@@ -1,0 +1,43 @@
+"""Background cleanup from the cleanup queue: purge deleted datasets, expire unfinished
+uploads. On a schedule, re-queue purge jobs whose message was lost."""
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from kb_ingest.dal.blobs import S3FileStore, upload_key
+from kb_ingest.dal.documents import get_document_store
+from kb_ingest.dal.purge import purge_dataset, resend_stale_purge_jobs
+from kb_ingest.dal.queues import CleanupQueue
+from kb_ingest.domain.uploads import expire_upload
+from kb_ingest.observability import logger, metrics, tracer
+
+STALE_PURGE_JOB_MS = 15 * 60 * 1000
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def run_job(record: SQSRecord, lambda_context: Any) -> None:
+    job = json.loads(record.body)
+    tenant_id, dataset_id = job["tenant_id"], job["dataset_id"]
+    if job.get("job", "purge_dataset") == "purge_dataset":
+        finished = purge_dataset(tenant_id, dataset_id, lambda_context.get_remaining_time_in_millis)
+        if not finished:  # out of time: carry on in a fresh invocation
+            CleanupQueue().request_purge(tenant_id, dataset_id)
+        logger.info("purge step", extra={"dataset_id": dataset_id, "finished": finished})
+    elif job["job"] == "expire_upload":
+        key = upload_key(tenant_id, dataset_id, job["document_id"])
+        outcome = expire_upload(get_document_store(), S3FileStore(), key, dataset_id, job["document_id"])
+        logger.info("upload expiry", extra={"document_id": job["document_id"], "outcome": outcome})
+    else:
+        logger.warning("unknown cleanup job dropped", extra={"job": job})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("source") == "aws.events":
+        return {"requeued": resend_stale_purge_jobs(STALE_PURGE_JOB_MS)}
+    return process_partial_response(event=event, record_handler=run_job, processor=processor, context=context)

@@ -1,0 +1,35 @@
+"""GET /api/v1/dataset/{dataset_id}/documents/{document_id}: the file's exact bytes; files too
+big for a Lambda response answer with a redirect to a short-lived presigned URL."""
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse, Response
+
+from kb_ingest.dal.blobs import content_disposition
+from kb_ingest.domain import documents
+from kb_ingest.http.app import create_app, lambda_handler
+from kb_ingest.http.deps import Datasets, Documents, Files, TenantId
+from kb_ingest.settings import get_settings
+
+router = APIRouter()
+
+
+@router.get("/api/v1/dataset/{dataset_id}/documents/{document_id}")
+def download_document(
+    dataset_id: str, document_id: str, tenant_id: TenantId, datasets: Datasets, store: Documents, files: Files
+):
+    dataset = datasets.get(tenant_id, dataset_id)
+    document = documents.document_to_download(store, dataset, dataset_id, document_id)
+    settings = get_settings()
+    if document.size > settings.max_inline_download_bytes:
+        url = files.download_url(tenant_id, dataset_id, document_id, document.name, settings.presigned_download_seconds)
+        return RedirectResponse(url, status_code=302)
+    content = files.read(tenant_id, dataset_id, document_id)
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": content_disposition(document.name)},
+    )
+
+
+app = create_app(router)
+handler = lambda_handler(app)

@@ -1,0 +1,232 @@
+"""DynamoDB storage of documents.
+
+Adding documents, renaming and removing them are transactions over the document, its name
+claim and the dataset's counters, so names stay unique and doc_num/chunk_num/token_num stay
+exact under concurrent requests. Document writes are conditional on the version read
+(PynamoDB's VersionAttribute), so a concurrent change is re-read, never overwritten.
+"""
+
+from collections.abc import Iterator
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from kb_ingest.dal.models import DatasetModel, DocumentModel, NameClaimModel
+from kb_ingest.dal.names import claimed_keys, document_name_scope, is_claimed
+from kb_ingest.dal.transactions import cancelled_by_condition, failed_positions, is_conflict
+from kb_ingest.domain.datasets import Dataset
+from kb_ingest.domain.documents import DatasetGone, Document, DocumentOrder, NameTaken
+from kb_ingest.domain.naming import first_free_name, name_key
+
+_MAX_ATTEMPTS = 20
+# Two items per document plus the dataset's counter stay under DynamoDB's 100 per transaction.
+_DOCUMENTS_PER_TRANSACTION = 40
+_FIELDS = tuple(Document.__dataclass_fields__)
+_INTEGERS = ("size", "create_time", "update_time", "chunk_num", "token_num", "version")
+
+
+def to_domain(item: DocumentModel) -> Document:
+    values: dict[str, Any] = {name: getattr(item, name) for name in _FIELDS}
+    for name in _INTEGERS:
+        values[name] = int(values[name] or 0)
+    if values["process_begin_at"] is not None:
+        values["process_begin_at"] = int(values["process_begin_at"])
+    values["progress"] = float(values["progress"])
+    values["process_duation"] = float(values["process_duation"] or 0)
+    return Document(**values)
+
+
+def to_item(document: Document) -> DocumentModel:
+    values = {name: getattr(document, name) for name in _FIELDS if name not in ("kb_id", "id", "version")}
+    item = DocumentModel(document.kb_id, document.id, name_key=name_key(document.name), **values)
+    if document.version:
+        item.version = document.version
+    return item
+
+
+def _chunks(items: list[Document], size: int) -> Iterator[list[Document]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class DynamoDocumentStore:
+    def __init__(self) -> None:
+        self._connection = Connection()
+
+    # ------------------------------------------------------------ reads
+    def get(self, dataset_id: str, document_id: str) -> Document | None:
+        try:
+            return to_domain(DocumentModel.get(dataset_id, document_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def locate(self, tenant_id: str, document_id: str) -> str | None:
+        for item in DocumentModel.by_document_id.query(document_id, limit=5):
+            if item.tenant_id == tenant_id:
+                return str(item.kb_id)
+        return None
+
+    def list_page(
+        self, dataset_id: str, order: DocumentOrder, descending: bool, offset: int, count: int, keywords: str
+    ) -> tuple[list[Document], int | None]:
+        index = {
+            "create_time": DocumentModel.by_create_time,
+            "update_time": DocumentModel.by_update_time,
+            "name": DocumentModel.by_name,
+        }[order]
+        end = None if count < 0 else offset + count
+        if not keywords:
+            # One query: the first offset + count items in order (DynamoDB has no offset).
+            items = index.query(dataset_id, scan_index_forward=not descending, limit=end, consistent_read=True)
+            return [to_domain(item) for item in list(items)[offset:]], None
+        # A substring match needs every name of the dataset read once; only the page is kept.
+        matches = index.query(
+            dataset_id,
+            scan_index_forward=not descending,
+            consistent_read=True,
+            filter_condition=DocumentModel.name_key.contains(keywords.lower()),
+        )
+        page, total = [], 0
+        for item in matches:
+            if total >= offset and (end is None or total < end):
+                page.append(to_domain(item))
+            total += 1
+        return page, total
+
+    # ------------------------------------------------------------ writes
+    def add(self, dataset: Dataset, documents: list[Document]) -> list[Document]:
+        stored: list[Document] = []
+        for batch in _chunks(documents, _DOCUMENTS_PER_TRANSACTION):
+            stored.extend(self._add_batch(dataset, batch))
+        return stored
+
+    def _add_batch(self, dataset: Dataset, batch: list[Document]) -> list[Document]:
+        scope = document_name_scope(dataset.id)
+        for _ in range(_MAX_ATTEMPTS):
+            initial = [name_key(document.name) for document in batch]
+            known = dict.fromkeys(initial, False)
+            known.update(dict.fromkeys(claimed_keys(scope, [document.name for document in batch]), True))
+
+            def is_taken(name: str, known: dict[str, bool] = known) -> bool:
+                key = name_key(name)
+                if key not in known:  # a suffixed candidate: look it up once
+                    known[key] = is_claimed(scope, name)
+                return known[key]
+
+            named = []
+            for document in batch:
+                name = first_free_name(document.name, is_taken)
+                known[name_key(name)] = True  # taken by this batch from now on
+                named.append(replace(document, name=name, location=name))
+            try:
+                with self._transaction() as transaction:
+                    transaction.update(
+                        DatasetModel(dataset.tenant_id, dataset.id),
+                        actions=[DatasetModel.doc_num.add(len(named))],
+                        condition=DatasetModel.id.exists(),
+                    )
+                    for document in named:
+                        transaction.save(
+                            NameClaimModel(scope, name_key(document.name), owner_id=document.id),
+                            condition=NameClaimModel.scope.does_not_exist(),
+                        )
+                        transaction.save(to_item(document))
+            except TransactWriteError as error:
+                if cancelled_by_condition(error, 0):
+                    raise DatasetGone(dataset.id) from None
+                if is_conflict(error) or failed_positions(error):
+                    continue  # a name was taken a moment ago: pick names again
+                raise
+            return [replace(document, version=1) for document in named]
+        raise RuntimeError("could not claim document names: too much contention")
+
+    def _transaction(self) -> TransactWrite:
+        return TransactWrite(connection=self._connection)
+
+    def update(self, document: Document, values: dict[str, Any], new_name: str | None) -> Document | None:
+        for _ in range(_MAX_ATTEMPTS):
+            actions = [getattr(DocumentModel, key).set(value) for key, value in values.items()]
+            item = to_item(document)
+            try:
+                if new_name is None:
+                    item.update(actions=actions)
+                else:
+                    self._rename(item, document, new_name, actions)
+            except (UpdateError, TransactWriteError) as error:
+                if isinstance(error, TransactWriteError) and cancelled_by_condition(error, 1):
+                    raise NameTaken(new_name) from None
+                if _is_stale(error):
+                    fresh = self.get(document.kb_id, document.id)
+                    if fresh is None:
+                        return None
+                    document = fresh
+                    continue
+                raise
+            return self.get(document.kb_id, document.id)
+        raise RuntimeError("could not update the document: too much contention")
+
+    def _rename(self, item: DocumentModel, document: Document, new_name: str, actions: list[Any]) -> None:
+        scope = document_name_scope(document.kb_id)
+        old_key, new_key = name_key(document.name), name_key(new_name)
+        with self._transaction() as transaction:
+            transaction.update(
+                item, actions=[*actions, DocumentModel.name.set(new_name), DocumentModel.name_key.set(new_key)]
+            )
+            if new_key != old_key:
+                transaction.save(
+                    NameClaimModel(scope, new_key, owner_id=document.id),
+                    condition=NameClaimModel.scope.does_not_exist(),
+                )
+                transaction.delete(NameClaimModel(scope, old_key), condition=NameClaimModel.owner_id == document.id)
+
+    def remove(self, document: Document) -> bool:
+        scope = document_name_scope(document.kb_id)
+        count_on_dataset = True
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                with self._transaction() as transaction:
+                    transaction.delete(to_item(document))
+                    transaction.delete(
+                        NameClaimModel(scope, name_key(document.name)),
+                        condition=NameClaimModel.owner_id == document.id,
+                    )
+                    if count_on_dataset:
+                        transaction.update(
+                            DatasetModel(document.tenant_id, document.kb_id),
+                            actions=[
+                                DatasetModel.doc_num.add(-1),
+                                DatasetModel.chunk_num.add(-document.chunk_num),
+                                DatasetModel.token_num.add(-document.token_num),
+                            ],
+                            condition=DatasetModel.id.exists(),
+                        )
+            except TransactWriteError as error:
+                if count_on_dataset and cancelled_by_condition(error, 2):
+                    count_on_dataset = False  # the dataset itself is being deleted: no counts to keep
+                    continue
+                if is_conflict(error) or cancelled_by_condition(error, 0) or cancelled_by_condition(error, 1):
+                    fresh = self.get(document.kb_id, document.id)
+                    if fresh is None:
+                        return False
+                    document = fresh
+                    continue
+                raise
+            return True
+        raise RuntimeError("could not remove the document: too much contention")
+
+
+def _is_stale(error: Exception) -> bool:
+    if isinstance(error, TransactWriteError):
+        return is_conflict(error) or cancelled_by_condition(error, 0)
+    return (
+        isinstance(error, UpdateError | DeleteError) and error.cause_response_code == "ConditionalCheckFailedException"
+    )
+
+
+@lru_cache(maxsize=1)
+def get_document_store() -> DynamoDocumentStore:
+    return DynamoDocumentStore()

@@ -1,0 +1,160 @@
+"""Files too big for API Gateway and Lambda: a presigned upload straight to S3.
+
+1. The client asks for an upload (name and size); a document is created, visibly pending,
+   and the client gets a presigned POST limited to that size.
+2. When the object lands, its S3 event completes the document (size, status).
+3. If nothing lands, a delayed check removes the pending document.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from kb_ingest.clock import now_ms, rfc1123
+from kb_ingest.domain.datasets import Dataset
+from kb_ingest.domain.documents import DatasetGone, DocumentStore, IncomingFile, check_upload, new_document
+from kb_ingest.domain.errors import ArgumentError, DataError
+
+
+class UploadSlots(Protocol):
+    def upload_form(
+        self, tenant_id: str, dataset_id: str, document_id: str, max_bytes: int, seconds: int
+    ) -> dict[str, Any]: ...
+
+    def size_of(self, key: str) -> int | None: ...
+
+    def delete_document_files(self, tenant_id: str, dataset_id: str, document_id: str) -> None: ...
+
+
+class ExpiryScheduler(Protocol):
+    def expire_upload_later(self, tenant_id: str, dataset_id: str, document_id: str, delay_seconds: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_bytes: int
+    url_seconds: int
+    grace_seconds: int
+
+
+def request_upload(
+    store: DocumentStore,
+    slots: UploadSlots,
+    expiry: ExpiryScheduler,
+    dataset: Dataset | None,
+    body: Mapping[str, Any],
+    limits: UploadLimits,
+) -> dict[str, Any]:
+    unknown = [key for key in body if key not in ("name", "size")]
+    if unknown:
+        raise DataError(f"fields: {unknown}, are not allowed in request body.")
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise ArgumentError("required argument are missing: name; ")
+    size = body.get("size", limits.max_bytes)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ArgumentError("'size' must be the file's size in bytes (a non-negative integer).")
+    if size > limits.max_bytes:
+        raise DataError(f"File {name} is {size} bytes, over the {limits.max_bytes}-byte upload limit.")
+    # The same checks as a multipart upload (name, type, dataset), without the bytes.
+    [(clean_name, kind)] = check_upload([IncomingFile(name, b"")], dataset, limits.max_bytes)
+    assert dataset is not None
+    expires_at = now_ms() + limits.url_seconds * 1000
+    document = new_document(
+        dataset,
+        clean_name,
+        kind,
+        size,
+        upload_status="pending",
+        progress_msg=f"Waiting for the file to be uploaded (the upload URL expires {rfc1123(expires_at)}).",
+    )
+    # Schedule the expiry check first: if this request dies after it, the check finds nothing to do.
+    expiry.expire_upload_later(dataset.tenant_id, dataset.id, document.id, limits.url_seconds + limits.grace_seconds)
+    try:
+        [stored] = store.add(dataset, [document])
+    except DatasetGone:
+        raise DataError("Can't find this dataset") from None
+    form = slots.upload_form(dataset.tenant_id, dataset.id, stored.id, size, limits.url_seconds)
+    return {
+        "document": stored.to_api(),
+        "upload": {
+            "method": "POST",
+            "url": form["url"],
+            "fields": form["fields"],
+            "max_bytes": size,
+            "expires_at": rfc1123(expires_at),
+        },
+    }
+
+
+UploadOutcome = Literal["completed", "already complete", "too large", "no document"]
+
+
+def complete_upload(
+    store: DocumentStore, slots: UploadSlots, dataset_id: str, document_id: str, size: int
+) -> UploadOutcome:
+    """The object of a document has landed in S3: record its size and make it usable."""
+    document = store.get(dataset_id, document_id)
+    if document is None:
+        return "no document"
+    if document.upload_status != "pending":
+        return "already complete"
+    now = now_ms()
+    if size > document.size:
+        slots.delete_document_files(document.tenant_id, dataset_id, document_id)
+        store.update(
+            document,
+            {
+                "upload_status": "failed",
+                "run": "4",
+                "progress": -1.0,
+                "progress_msg": f"[ERROR] The uploaded file is {size} bytes, more than the {document.size} bytes "
+                "requested for this upload; it was discarded.",
+                "update_time": now,
+            },
+            None,
+        )
+        return "too large"
+    store.update(document, {"upload_status": "done", "size": size, "progress_msg": "", "update_time": now}, None)
+    return "completed"
+
+
+def expire_upload(store: DocumentStore, slots: UploadSlots, upload_key: str, dataset_id: str, document_id: str) -> str:
+    """The upload URL has expired: keep the document if its file arrived, remove it if not."""
+    document = store.get(dataset_id, document_id)
+    if document is None or document.upload_status != "pending":
+        return "nothing to do"
+    size = slots.size_of(upload_key)
+    if size is not None:  # arrived, but its event has not been handled yet
+        return complete_upload(store, slots, dataset_id, document_id, size)
+    store.remove(document)
+    return "removed"
+
+
+class RetryLater(Exception):
+    """Not yet decidable: hand the message back to the queue for another look after `seconds`."""
+
+    def __init__(self, reason: str, seconds: int) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+def on_upload_landed(
+    store: DocumentStore,
+    slots: UploadSlots,
+    key: tuple[str, str, str],
+    size: int,
+    age_seconds: float,
+    grace_seconds: int,
+) -> str:
+    """An object landed under uploads/: complete its document, or reclaim it when no document
+    will ever claim it (the request that wrote it died before writing the record)."""
+    tenant_id, dataset_id, document_id = key
+    outcome = complete_upload(store, slots, dataset_id, document_id, size)
+    if outcome != "no document":
+        return outcome
+    if age_seconds < grace_seconds:
+        # The upload route writes the file before the record: give it time to finish.
+        raise RetryLater(f"no record yet for {document_id}", grace_seconds)
+    slots.delete_document_files(tenant_id, dataset_id, document_id)
+    return "orphan removed"
