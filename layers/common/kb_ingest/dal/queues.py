@@ -33,7 +33,7 @@ class CleanupQueue:
 
 def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:
     """Make a message that is about to be reported failed come back after `seconds`."""
-    _, _, _, region, account, name = queue_arn.split(":")
+    *_, account, name = queue_arn.split(":")
     sqs = client("sqs")
     queue_url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
     sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
