@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     documents_bucket: str = "kb-documents"
     parse_queue_url: str = ""
     cleanup_queue_url: str = ""
+    event_bus_name: str = ""
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
 
     # Largest JSON body a dataset route reads; anything bigger is refused before parsing.

@@ -33,8 +33,9 @@ def to_domain(item: DocumentModel) -> Document:
     values: dict[str, Any] = {name: getattr(item, name) for name in _FIELDS}
     for name in _INTEGERS:
         values[name] = int(values[name] or 0)
-    if values["process_begin_at"] is not None:
-        values["process_begin_at"] = int(values["process_begin_at"])
+    for name in ("process_begin_at", "lease_until"):
+        if values[name] is not None:
+            values[name] = int(values[name])
     values["progress"] = float(values["progress"])
     values["process_duation"] = float(values["process_duation"] or 0)
     return Document(**values)
@@ -103,6 +104,14 @@ class DynamoDocumentStore:
         for batch in _chunks(documents, _DOCUMENTS_PER_TRANSACTION):
             stored.extend(self._add_batch(dataset, batch))
         return stored
+
+    def page_after(self, dataset_id: str, after: str | None, limit: int) -> tuple[list[Document], str | None]:
+        """Documents in id order after `after`, and where the next page starts (None at the end)."""
+        last_key = {"kb_id": {"S": dataset_id}, "id": {"S": after}} if after else None
+        results = DocumentModel.query(dataset_id, limit=limit, last_evaluated_key=last_key, consistent_read=True)
+        page = [to_domain(item) for item in results]
+        cursor = results.last_evaluated_key
+        return page, (cursor["id"]["S"] if cursor else None)
 
     def _add_batch(self, dataset: Dataset, batch: list[Document]) -> list[Document]:
         scope = document_name_scope(dataset.id)

@@ -157,6 +157,10 @@ class DocumentModel(Model):
     chunk_num = NumberAttribute(default=0)
     token_num = NumberAttribute(default=0)
     upload_status = UnicodeAttribute(default="done")
+    # Parsing: each start makes a new run id; every write of a run is conditional on it.
+    run_id = UnicodeAttribute(null=True)
+    chunks_run_id = UnicodeAttribute(null=True)  # the run whose chunks are served
+    lease_until = NumberAttribute(null=True)  # a worker holds the run until then
     create_time = NumberAttribute()
     update_time = NumberAttribute()
     # Every write of a document is conditional on the version it read, so a rename, a delete

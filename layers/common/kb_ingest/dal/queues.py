@@ -37,3 +37,35 @@ def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:
     sqs = client("sqs")
     queue_url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
     sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
+
+
+class ParseQueue:
+    """Parse requests, on the same queue as the bucket's upload events."""
+
+    def _send_batch(self, bodies: list[dict[str, Any]]) -> None:
+        queue_url = get_settings().parse_queue_url
+        for start in range(0, len(bodies), 10):
+            entries = [
+                {"Id": str(position), "MessageBody": json.dumps(body)}
+                for position, body in enumerate(bodies[start : start + 10])
+            ]
+            response = client("sqs").send_message_batch(QueueUrl=queue_url, Entries=entries)
+            if response.get("Failed"):
+                raise RuntimeError(f"the parse queue refused messages: {response['Failed']}")
+
+    def request_parse(self, documents: list[Any]) -> None:
+        self._send_batch(
+            [
+                {
+                    "job": "parse",
+                    "tenant_id": document.tenant_id,
+                    "dataset_id": document.kb_id,
+                    "document_id": document.id,
+                    "run_id": document.run_id,
+                }
+                for document in documents
+            ]
+        )
+
+    def request_parse_all(self, tenant_id: str, dataset_id: str, after: str | None = None) -> None:
+        self._send_batch([{"job": "parse_all", "tenant_id": tenant_id, "dataset_id": dataset_id, "after": after}])

@@ -175,11 +175,15 @@ class Document:
     token_num: int = 0
     # Beyond RAGFlow: `pending` while a presigned upload has not arrived yet.
     upload_status: str = "done"
+    run_id: str | None = None
+    chunks_run_id: str | None = None
+    lease_until: int | None = None
     version: int = field(default=0, repr=False)
 
     def to_api(self) -> dict[str, Any]:
         body = asdict(self)
-        del body["version"], body["tenant_id"]
+        for internal in ("version", "tenant_id", "run_id", "chunks_run_id", "lease_until"):
+            del body[internal]
         body["create_date"] = rfc1123(self.create_time)
         body["update_date"] = rfc1123(self.update_time)
         body["process_begin_at"] = rfc1123(self.process_begin_at) if self.process_begin_at else None
@@ -215,6 +219,9 @@ class DocumentStore(Protocol):
         self, dataset_id: str, order: DocumentOrder, descending: bool, offset: int, count: int, keywords: str
     ) -> tuple[list[Document], int | None]:
         """A page, and the number of matches when keywords made the store read them all."""
+
+    def page_after(self, dataset_id: str, after: str | None, limit: int) -> tuple[list[Document], str | None]:
+        """Documents in id order after `after`, and the cursor of the next page (None at the end)."""
 
     def update(self, document: Document, values: dict[str, Any], new_name: str | None) -> Document | None: ...
 

@@ -1,0 +1,184 @@
+"""Parse runs in DynamoDB: every state change is a conditional write on the run it belongs to.
+
+A run is identified by `run_id`, written when the run starts. A worker's progress, its result
+and its failure only land while the document is still RUNNING that same run, so a duplicate or
+late message, a restart or a stop can never be overwritten by an older run.
+"""
+
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from kb_ingest.dal.documents import to_domain, to_item
+from kb_ingest.dal.models import DatasetModel, DocumentModel
+from kb_ingest.dal.transactions import cancelled_by_condition, is_conflict
+from kb_ingest.domain.documents import Document
+
+RUNNING, CANCEL, DONE, FAIL = "1", "2", "3", "4"
+_MAX_ATTEMPTS = 20
+
+
+def _of_run(run_id: str) -> Condition:
+    return (DocumentModel.run_id == run_id) & (DocumentModel.run == RUNNING)
+
+
+def _is_condition_failure(error: Exception) -> bool:
+    return isinstance(error, UpdateError) and error.cause_response_code == "ConditionalCheckFailedException"
+
+
+class DynamoRunStore:
+    def __init__(self) -> None:
+        self._connection = Connection()
+
+    def _update_run(self, dataset_id: str, document_id: str, run_id: str, actions: list[Any]) -> Document | None:
+        item = DocumentModel(dataset_id, document_id)
+        try:
+            item.update(actions=actions, condition=_of_run(run_id), add_version_condition=False)
+        except UpdateError as error:
+            if _is_condition_failure(error):
+                return None
+            raise
+        return to_domain(item)
+
+    def start(self, document: Document, run_id: str, now: int, message: str) -> Document | None:
+        """Begin a fresh run (whatever state the document is in) and take its previous counts
+        off the dataset. None when the document is gone."""
+        for _ in range(_MAX_ATTEMPTS):
+            actions = [
+                DocumentModel.run.set(RUNNING),
+                DocumentModel.run_id.set(run_id),
+                DocumentModel.progress.set(0),
+                DocumentModel.progress_msg.set(message),
+                DocumentModel.chunk_num.set(0),
+                DocumentModel.token_num.set(0),
+                DocumentModel.process_begin_at.set(now),
+                DocumentModel.process_duation.set(0),
+                DocumentModel.update_time.set(now),
+                DocumentModel.lease_until.remove(),
+            ]
+            try:
+                with TransactWrite(connection=self._connection) as transaction:
+                    transaction.update(to_item(document), actions=actions)
+                    if document.chunk_num or document.token_num:
+                        transaction.update(
+                            DatasetModel(document.tenant_id, document.kb_id),
+                            actions=[
+                                DatasetModel.chunk_num.add(-document.chunk_num),
+                                DatasetModel.token_num.add(-document.token_num),
+                            ],
+                            condition=DatasetModel.id.exists(),
+                        )
+            except TransactWriteError as error:
+                if is_conflict(error) or cancelled_by_condition(error, 0):
+                    fresh = self._get(document)
+                    if fresh is None:
+                        return None
+                    document = fresh
+                    continue
+                if cancelled_by_condition(error, 1):
+                    return None  # the dataset is being deleted
+                raise
+            return self._get(document)
+        raise RuntimeError("could not start the run: too much contention")
+
+    def _get(self, document: Document) -> Document | None:
+        from pynamodb.exceptions import DoesNotExist
+
+        try:
+            return to_domain(DocumentModel.get(document.kb_id, document.id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def claim(self, dataset_id: str, document_id: str, run_id: str, now: int, lease_ms: int) -> Document | None:
+        """Take the run for this worker unless another live worker holds it."""
+        item = DocumentModel(dataset_id, document_id)
+        free = DocumentModel.lease_until.does_not_exist() | (DocumentModel.lease_until < now)
+        try:
+            item.update(
+                actions=[DocumentModel.lease_until.set(now + lease_ms), DocumentModel.update_time.set(now)],
+                condition=_of_run(run_id) & free,
+                add_version_condition=False,
+            )
+        except UpdateError as error:
+            if _is_condition_failure(error):
+                return None
+            raise
+        return to_domain(item)
+
+    def progress(
+        self, dataset_id: str, document_id: str, run_id: str, progress: float, progress_msg: str, now: int
+    ) -> bool:
+        """Record progress; False when the run was stopped or superseded meanwhile."""
+        actions = [
+            DocumentModel.progress.set(progress),
+            DocumentModel.progress_msg.set(progress_msg),
+            DocumentModel.update_time.set(now),
+        ]
+        return self._update_run(dataset_id, document_id, run_id, actions) is not None
+
+    def finish(
+        self, document: Document, run_id: str, chunk_num: int, token_num: int, progress_msg: str, now: int
+    ) -> bool:
+        """DONE, with the counts added to the dataset in the same transaction."""
+        assert document.process_begin_at is not None
+        actions = [
+            DocumentModel.run.set(DONE),
+            DocumentModel.progress.set(1),
+            DocumentModel.progress_msg.set(progress_msg),
+            DocumentModel.chunk_num.set(chunk_num),
+            DocumentModel.token_num.set(token_num),
+            DocumentModel.chunks_run_id.set(run_id),
+            DocumentModel.process_duation.set(round((now - document.process_begin_at) / 1000, 3)),
+            DocumentModel.update_time.set(now),
+            DocumentModel.lease_until.remove(),
+        ]
+        try:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.update(
+                    DocumentModel(document.kb_id, document.id),
+                    actions=actions,
+                    condition=_of_run(run_id),
+                    add_version_condition=False,
+                )
+                transaction.update(
+                    DatasetModel(document.tenant_id, document.kb_id),
+                    actions=[DatasetModel.chunk_num.add(chunk_num), DatasetModel.token_num.add(token_num)],
+                    condition=DatasetModel.id.exists(),
+                )
+        except TransactWriteError as error:
+            if cancelled_by_condition(error, 0) or cancelled_by_condition(error, 1) or is_conflict(error):
+                return False
+            raise
+        return True
+
+    def end(self, document: Document, run_id: str, state: str, progress_msg: str, now: int) -> Document | None:
+        """End the run as FAIL (progress -1) or CANCEL; None when it was not running any more."""
+        begin = document.process_begin_at or now
+        actions = [
+            DocumentModel.run.set(state),
+            DocumentModel.progress.set(-1 if state == FAIL else document.progress),
+            DocumentModel.progress_msg.set(progress_msg),
+            DocumentModel.process_duation.set(round((now - begin) / 1000, 3)),
+            DocumentModel.update_time.set(now),
+            DocumentModel.lease_until.remove(),
+        ]
+        return self._update_run(document.kb_id, document.id, run_id, actions)
+
+    def set_outcome(self, document: Document, state: str, progress: float, progress_msg: str, now: int) -> None:
+        """Settle a document that needs no parsing at all (an empty file)."""
+        item = to_item(document)
+        item.update(
+            actions=[
+                DocumentModel.run.set(state),
+                DocumentModel.run_id.set(None),
+                DocumentModel.progress.set(progress),
+                DocumentModel.progress_msg.set(progress_msg),
+                DocumentModel.process_begin_at.set(now),
+                DocumentModel.process_duation.set(0),
+                DocumentModel.update_time.set(now),
+            ],
+            add_version_condition=False,
+        )

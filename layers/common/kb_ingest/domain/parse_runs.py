@@ -1,0 +1,223 @@
+"""Starting, stopping and reporting parse runs: the API side of parsing (contract messages)."""
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from kb_ingest.clock import new_id, now_ms
+from kb_ingest.domain.datasets import Dataset, parse_int
+from kb_ingest.domain.documents import RUN_STATUS_NAMES, Document, DocumentStore
+from kb_ingest.domain.errors import ArgumentError, DataError, RangeError
+
+RUNNING, CANCEL, DONE, FAIL = "1", "2", "3", "4"
+MAX_CHUNKS_PER_PAGE = 1000
+
+
+class RunStore(Protocol):
+    def start(self, document: Document, run_id: str, now: int, message: str) -> Document | None: ...
+
+    def end(self, document: Document, run_id: str, state: str, progress_msg: str, now: int) -> Document | None: ...
+
+    def set_outcome(self, document: Document, state: str, progress: float, progress_msg: str, now: int) -> None: ...
+
+
+class ParseRequests(Protocol):
+    def request_parse(self, documents: list[Document]) -> None:
+        """Queue one parse message per document, for the run each document now carries."""
+
+    def request_parse_all(self, tenant_id: str, dataset_id: str) -> None:
+        """Start every document of the dataset, page by page, in the background."""
+
+
+class RunEvents(Protocol):
+    def run_ended(self, detail: dict[str, Any]) -> None: ...
+
+
+def log_line(message: str, at_ms: int | None = None) -> str:
+    """A progress_msg line: the time it happened, then what happened."""
+    stamp = time.strftime("%H:%M:%S", time.gmtime((at_ms or now_ms()) / 1000))
+    return f"{stamp} {message}"
+
+
+def run_event(document: Document, status: str) -> dict[str, Any]:
+    return {
+        "document_id": document.id,
+        "dataset_id": document.kb_id,
+        "tenant_id": document.tenant_id,
+        "document_name": document.name,
+        "status": RUN_STATUS_NAMES[status],
+        "run_id": document.run_id,
+        "chunk_num": document.chunk_num,
+        "token_num": document.token_num,
+        "process_duation": document.process_duation,
+    }
+
+
+# ---------------------------------------------------------------- start
+def _require_dataset(dataset: Dataset | None, dataset_id: str) -> Dataset:
+    if dataset is None:
+        raise DataError(f"This dataset '{dataset_id}' cannot be found!")
+    return dataset
+
+
+def _require_documents(store: DocumentStore, dataset: Dataset, document_ids: list[str]) -> list[Document]:
+    """Every document asked for, or the contract's error for the first unknown one: nothing
+    starts unless all of them exist."""
+    found = []
+    for document_id in document_ids:
+        document = store.get(dataset.id, document_id) if isinstance(document_id, str) else None
+        if document is None:
+            raise ArgumentError(f"This document '{document_id}' cannot be found!")
+        found.append(document)
+    return found
+
+
+def start_runs(runs: RunStore, requests: ParseRequests, documents: list[Document]) -> str:
+    """Reset and start each document; answer RAGFlow's concatenated messages."""
+    message = ""
+    started = []
+    for document in documents:
+        now = now_ms()
+        if document.upload_status != "done":
+            message += f"The file of the document {document.name} has not been uploaded yet; "
+            continue
+        if document.size == 0:
+            message += f"Empty data in the document: {document.name}; "
+            runs.set_outcome(document, DONE, 1.0, log_line("The file is empty: there is nothing to parse.", now), now)
+            continue
+        run_id = new_id()
+        fresh = runs.start(document, run_id, now, log_line("Queued for parsing.", now))
+        if fresh is not None:
+            started.append(fresh)
+    if started:
+        requests.request_parse(started)
+    return message
+
+
+def start_parsing(
+    store: DocumentStore,
+    runs: RunStore,
+    requests: ParseRequests,
+    dataset: Dataset | None,
+    dataset_id: str,
+    document_id: str,
+) -> str:
+    dataset = _require_dataset(dataset, dataset_id)
+    return start_runs(runs, requests, _require_documents(store, dataset, [document_id]))
+
+
+def document_ids_of(body: Mapping[str, Any]) -> list[str] | None:
+    """`doc_ids` of a bulk request; None (or empty) means every document of the dataset."""
+    unknown = [key for key in body if key != "doc_ids"]
+    if unknown:
+        raise DataError(f"fields: {unknown}, are not allowed in request body.")
+    ids = body.get("doc_ids")
+    if ids is None or ids == []:
+        return None
+    if not isinstance(ids, list):
+        raise ArgumentError("'doc_ids' must be a list of document ids.")
+    return list(dict.fromkeys(ids))
+
+
+def start_parsing_many(
+    store: DocumentStore,
+    runs: RunStore,
+    requests: ParseRequests,
+    dataset: Dataset | None,
+    dataset_id: str,
+    body: Mapping[str, Any],
+) -> str:
+    dataset = _require_dataset(dataset, dataset_id)
+    ids = document_ids_of(body)
+    if ids is None:
+        # Thousands of documents cannot be reset within API Gateway's 30 seconds: fan out.
+        requests.request_parse_all(dataset.tenant_id, dataset.id)
+        return ""
+    return start_runs(runs, requests, _require_documents(store, dataset, ids))
+
+
+# ---------------------------------------------------------------- stop
+def stop_runs(runs: RunStore, events: RunEvents, documents: list[Document]) -> str:
+    message = ""
+    for document in documents:
+        if document.run != RUNNING or document.run_id is None:
+            message += f"The document {document.name} is not being parsed; "
+            continue
+        now = now_ms()
+        lines = document.progress_msg + "\n" + log_line("Stopped by the user.", now)
+        ended = runs.end(document, document.run_id, CANCEL, lines.strip(), now)
+        if ended is not None:
+            events.run_ended(run_event(ended, CANCEL))
+        else:
+            message += f"The document {document.name} had already finished parsing; "
+    return message
+
+
+def stop_parsing(
+    store: DocumentStore, runs: RunStore, events: RunEvents, dataset: Dataset | None, dataset_id: str, document_id: str
+) -> str:
+    dataset = _require_dataset(dataset, dataset_id)
+    return stop_runs(runs, events, _require_documents(store, dataset, [document_id]))
+
+
+# ---------------------------------------------------------------- status
+def parsing_status(store: DocumentStore, dataset: Dataset | None, dataset_id: str, document_id: str) -> dict[str, Any]:
+    if dataset is None:
+        raise DataError(f"This dataset: '{dataset_id}' cannot be found!")
+    document = store.get(dataset.id, document_id)
+    if document is None:
+        raise DataError(f"This document: '{document_id}' is not a valid document.")
+    return {"progress": document.progress, "status": RUN_STATUS_NAMES.get(document.run, "UNSTART")}
+
+
+def stop_parsing_many(
+    store: DocumentStore,
+    runs: RunStore,
+    events: RunEvents,
+    dataset: Dataset | None,
+    dataset_id: str,
+    body: Mapping[str, Any],
+) -> str:
+    dataset = _require_dataset(dataset, dataset_id)
+    ids = document_ids_of(body)
+    if ids is not None:
+        return stop_runs(runs, events, _require_documents(store, dataset, ids))
+    # Every running document: read the dataset a page at a time, stop only what runs.
+    message, after = "", None
+    while True:
+        page, after = store.page_after(dataset.id, after, 200)
+        running = [document for document in page if document.run == RUNNING]
+        if running:
+            message += stop_runs(runs, events, running)
+        if after is None:
+            return message
+
+
+ChunkReader = Callable[[str, str, str, str, int, int], list[dict[str, Any]]]
+
+
+def chunk_page(
+    store: DocumentStore,
+    read: ChunkReader,
+    dataset: Dataset | None,
+    dataset_id: str,
+    document_id: str,
+    query: Mapping[str, str],
+) -> dict[str, Any]:
+    """`{"chunks": [...], "total": n}` of the document's last successful parse."""
+    dataset = _require_dataset(dataset, dataset_id)
+    document = store.get(dataset.id, document_id)
+    if document is None:
+        raise ArgumentError(f"This document '{document_id}' cannot be found!")
+    offset = parse_int(query, "offset", 0)
+    count = parse_int(query, "count", 30)
+    if offset < 0 or count < 0:
+        raise ArgumentError("'offset' and 'count' must not be negative.")
+    count = min(count, MAX_CHUNKS_PER_PAGE)
+    if offset > document.chunk_num and document.chunk_num:
+        raise RangeError("IndexError('Offset is out of the valid range.')")
+    if not document.chunks_run_id or document.run != DONE or count == 0:
+        chunks: list[dict[str, Any]] = []
+    else:
+        chunks = read(document.tenant_id, dataset.id, document.id, document.chunks_run_id, offset, count)
+    return {"chunks": chunks, "total": document.chunk_num, "run": RUN_STATUS_NAMES.get(document.run, "UNSTART")}

@@ -1,0 +1,215 @@
+"""One parse run, from the worker's side: claim, fetch, extract, chunk, store, finish.
+
+Every write is conditional on the run (see kb_ingest.dal.runs): when the user stops or
+restarts the document, the next write fails, and the worker discards what it wrote and
+stops quietly. Progress writes are throttled so a big document costs a handful of writes.
+"""
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kb_ingest.clock import now_ms
+from kb_ingest.domain.documents import Document, DocumentStore
+from kb_ingest.domain.parse_runs import DONE, FAIL, RunEvents, log_line, run_event
+
+# Stop starting work when less than this is left of the invocation, and fail cleanly.
+SAFETY_MARGIN_MS = 30_000
+PROGRESS_EVERY_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class ParseJob:
+    tenant_id: str
+    dataset_id: str
+    document_id: str
+    run_id: str
+    attempt: int = 1
+    max_attempts: int = 3
+
+
+class WorkerRunStore(Protocol):
+    def claim(self, dataset_id: str, document_id: str, run_id: str, now: int, lease_ms: int) -> Document | None: ...
+
+    def progress(
+        self, dataset_id: str, document_id: str, run_id: str, progress: float, progress_msg: str, now: int
+    ) -> bool: ...
+
+    def finish(
+        self, document: Document, run_id: str, chunk_num: int, token_num: int, progress_msg: str, now: int
+    ) -> bool: ...
+
+    def end(self, document: Document, run_id: str, state: str, progress_msg: str, now: int) -> Document | None: ...
+
+
+class ChunkSink(Protocol):
+    count: int
+
+    def add(self, chunk: dict[str, Any]) -> None: ...
+
+    def close(self, summary: dict[str, Any]) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class ParseError(Exception):
+    """A document that cannot be parsed, with a message for the user (from kb_ingest.domain.parsing)."""
+
+
+@dataclass(frozen=True)
+class ChunkedText:
+    """What the chunker produced, as the worker needs it."""
+
+    text: str
+    token_count: int
+    page: int | None
+    offset: int
+
+
+Chunker = Callable[[bytes, Document, float], tuple[Iterable[ChunkedText], list[str]]]
+
+
+class RunStopped(Exception):
+    """The run was stopped or superseded while this worker was on it."""
+
+
+class _Progress:
+    """The run's progress_msg and throttled progress writes."""
+
+    def __init__(self, runs: WorkerRunStore, job: ParseJob, lines: str) -> None:
+        self.runs, self.job = runs, job
+        self.lines = lines
+        self.value = 0.0
+        self._last_write = 0.0
+
+    def say(self, message: str, value: float, force: bool = True) -> None:
+        self.lines = f"{self.lines}\n{log_line(message)}".strip()
+        self.set(value, force)
+
+    def set(self, value: float, force: bool = False) -> None:
+        self.value = max(self.value, min(value, 0.99))
+        if not force and time.monotonic() - self._last_write < PROGRESS_EVERY_SECONDS:
+            return
+        self._last_write = time.monotonic()
+        job = self.job
+        if not self.runs.progress(
+            job.dataset_id, job.document_id, job.run_id, round(self.value, 4), self.lines, now_ms()
+        ):
+            raise RunStopped
+
+
+def chunk_id(document_id: str, index: int) -> str:
+    return hashlib.sha256(f"{document_id}:{index}".encode()).hexdigest()[:32]
+
+
+def run_parse(
+    job: ParseJob,
+    documents: DocumentStore,
+    runs: WorkerRunStore,
+    read_file: Callable[[Document], bytes],
+    new_sink: Callable[[Document], ChunkSink],
+    chunker: Chunker,
+    events: RunEvents,
+    remaining_ms: Callable[[], int],
+    parse_errors: tuple[type[Exception], ...] = (ParseError,),
+) -> str:
+    """Carry out one run; returns what happened (for the log). Raises on a transient failure,
+    after recording it, so the queue delivers the message again."""
+    document = runs.claim(job.dataset_id, job.document_id, job.run_id, now_ms(), remaining_ms())
+    if document is None:
+        return "skipped: the run is not current, or another worker holds it"
+    progress = _Progress(runs, job, document.progress_msg)
+    sink: ChunkSink | None = None
+    try:
+        attempt = f" (attempt {job.attempt} of {job.max_attempts})" if job.attempt > 1 else ""
+        progress.say(f"Parsing started{attempt}.", 0.02)
+        data = read_file(document)
+        progress.say(f"Fetched the file ({_size(len(data))}).", 0.1)
+        seconds_left = (remaining_ms() - SAFETY_MARGIN_MS) / 1000
+        chunks, notes = chunker(data, document, seconds_left)
+        for note in notes:
+            progress.say(note, 0.1)
+        sink = new_sink(document)
+        tokens = 0
+        expected = max(len(data), 1)
+        last_page = None
+        for index, chunk in enumerate(chunks):
+            sink.add(
+                {
+                    "id": chunk_id(document.id, index),
+                    "document_id": document.id,
+                    "index": index,
+                    "content": chunk.text,
+                    "token_count": chunk.token_count,
+                    "page": chunk.page,
+                    "offset": chunk.offset,
+                }
+            )
+            tokens += chunk.token_count
+            if chunk.page is not None and chunk.page != last_page and last_page is not None:
+                progress.lines = f"{progress.lines}\n{log_line(f'Page {last_page} chunked.')}"
+            last_page = chunk.page
+            progress.set(0.1 + 0.75 * min(1.0, chunk.offset / expected))
+            if remaining_ms() < SAFETY_MARGIN_MS:
+                raise TimeoutError("the function's time ran out")
+        if not sink.count:
+            raise _no_text_error(parse_errors)
+        sink.close({"run_id": job.run_id, "tokens": tokens})
+        progress.say(f"Stored {sink.count} chunks ({tokens} tokens).", 0.95)
+        done_lines = f"{progress.lines}\n{log_line('Done.')}"
+        if not runs.finish(document, job.run_id, sink.count, tokens, done_lines, now_ms()):
+            raise RunStopped
+        finished = documents.get(job.dataset_id, job.document_id) or document
+        events.run_ended(run_event(finished, DONE))
+        return f"done: {sink.count} chunks, {tokens} tokens"
+    except RunStopped:
+        if sink is not None:
+            sink.discard()
+        return "stopped: the run was cancelled or superseded"
+    except parse_errors as error:
+        if sink is not None:
+            sink.discard()
+        return _fail(runs, events, document, job, progress, str(error))
+    except TimeoutError:
+        if sink is not None:
+            sink.discard()
+        return _fail(
+            runs, events, document, job, progress,
+            "Parsing did not finish within the function's time limit; split the file into smaller ones.",
+        )  # fmt: skip
+    except Exception as error:
+        if sink is not None:
+            sink.discard()
+        reason = f"{type(error).__name__}: {error}"
+        if job.attempt >= job.max_attempts:
+            _fail(runs, events, document, job, progress, f"Parsing failed {job.attempt} times; last error: {reason}")
+        else:
+            try:
+                progress.say(f"Attempt {job.attempt} failed ({reason}); it will be retried.", progress.value)
+            except RunStopped:
+                return "stopped: the run was cancelled or superseded"
+        raise
+
+
+def _fail(
+    runs: WorkerRunStore, events: RunEvents, document: Document, job: ParseJob, progress: _Progress, reason: str
+) -> str:
+    lines = f"{progress.lines}\n{log_line('[ERROR] ' + reason)}".strip()
+    ended = runs.end(document, job.run_id, FAIL, lines, now_ms())
+    if ended is not None:
+        events.run_ended(run_event(ended, FAIL))
+    return f"failed: {reason}"
+
+
+def _no_text_error(parse_errors: tuple[type[Exception], ...]) -> Exception:
+    return parse_errors[0]("No text could be extracted from this file.")
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024  # type: ignore[assignment]
+    return f"{count} bytes"
