@@ -1,4 +1,5 @@
-"""The parse queue's consumer: S3 events (uploads landing) and parse requests."""
+"""The parse queue's consumer: parse requests, "parse everything" fan-outs, and S3 events
+(uploads landing). Each message is one record of a partial-batch response."""
 
 import json
 from datetime import UTC, datetime
@@ -10,16 +11,55 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from kb_ingest.dal.blobs import S3FileStore, parse_upload_key
+from kb_ingest.dal.chunks import ChunkWriter, delete_other_runs
 from kb_ingest.dal.documents import get_document_store
-from kb_ingest.dal.queues import delay_redelivery
+from kb_ingest.dal.events import EventBridgePublisher
+from kb_ingest.dal.queues import ParseQueue, delay_redelivery
+from kb_ingest.dal.runs import DynamoRunStore
+from kb_ingest.domain.parse_runs import start_runs
+from kb_ingest.domain.parse_worker import ParseJob, run_parse
 from kb_ingest.domain.uploads import RetryLater, on_upload_landed
 from kb_ingest.observability import logger, metrics, tracer
 from kb_ingest.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
+PAGE_OF_DOCUMENTS = 100
 
 
-def handle_s3_event(body: dict[str, Any]) -> None:
+def parse(body: dict[str, Any], record: SQSRecord, context: Any) -> None:
+    job = ParseJob(
+        tenant_id=body["tenant_id"],
+        dataset_id=body["dataset_id"],
+        document_id=body["document_id"],
+        run_id=body["run_id"],
+        attempt=int(record.attributes.approximate_receive_count or 1),
+        max_attempts=get_settings().parse_max_attempts,
+    )
+    files = S3FileStore()
+    outcome = run_parse(
+        job,
+        get_document_store(),
+        DynamoRunStore(),
+        read_file=lambda document: files.read(document.tenant_id, document.kb_id, document.id),
+        new_sink=lambda document: ChunkWriter(document.tenant_id, document.kb_id, document.id, job.run_id),
+        events=EventBridgePublisher(),
+        remaining_ms=context.get_remaining_time_in_millis,
+    )
+    if outcome.startswith("done"):
+        delete_other_runs(job.tenant_id, job.dataset_id, job.document_id, keep_run_id=job.run_id)
+    logger.info("parse run", extra={"document_id": job.document_id, "run_id": job.run_id, "outcome": outcome})
+
+
+def parse_all(body: dict[str, Any]) -> None:
+    """Start one page of a dataset's documents, then hand the rest to the next message."""
+    store = get_document_store()
+    page, after = store.page_after(body["dataset_id"], body.get("after"), PAGE_OF_DOCUMENTS)
+    start_runs(DynamoRunStore(), ParseQueue(), page)
+    if after is not None:
+        ParseQueue().request_parse_all(body["tenant_id"], body["dataset_id"], after)
+
+
+def upload_landed(body: dict[str, Any]) -> None:
     for record in S3Event(body).records:
         key = unquote_plus(record.s3.get_object.key)  # S3 encodes keys (`+` for spaces, moto even `%2F`)
         upload = parse_upload_key(key)
@@ -38,15 +78,19 @@ def handle_s3_event(body: dict[str, Any]) -> None:
         logger.info("upload landed", extra={"key": key, "outcome": outcome})
 
 
-def handle_message(record: SQSRecord) -> None:
+def handle_message(record: SQSRecord, lambda_context: Any) -> None:
     body = json.loads(record.body)
     try:
         if body.get("Event") == "s3:TestEvent":
             return  # sent once when the bucket notification is configured
         if "Records" in body:
-            handle_s3_event(body)
-            return
-        logger.warning("unknown message dropped", extra={"body": body})
+            upload_landed(body)
+        elif body.get("job") == "parse":
+            parse(body, record, lambda_context)
+        elif body.get("job") == "parse_all":
+            parse_all(body)
+        else:
+            logger.warning("unknown message dropped", extra={"body": body})
     except RetryLater as retry:
         delay_redelivery(record.event_source_arn, record.receipt_handle, retry.seconds)
         raise

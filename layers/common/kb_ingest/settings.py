@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # carries 6 MB, and binary bodies travel base64-encoded).
     max_inline_download_bytes: int = 4 * 1024**2
     presigned_download_seconds: int = 300
+    # How many times the parse queue delivers a message before its dead-letter queue takes it
+    # (the queue's maxReceiveCount); the last attempt marks the document FAIL.
+    parse_max_attempts: int = 3
 
 
 @lru_cache(maxsize=1)

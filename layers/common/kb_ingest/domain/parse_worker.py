@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from kb_ingest.clock import now_ms
 from kb_ingest.domain.documents import Document, DocumentStore
 from kb_ingest.domain.parse_runs import DONE, FAIL, RunEvents, log_line, run_event
+from kb_ingest.domain.parsing import Chunk, ExtractLimits, ParseError, chunk_document
 
 # Stop starting work when less than this is left of the invocation, and fail cleanly.
 SAFETY_MARGIN_MS = 30_000
@@ -54,21 +55,21 @@ class ChunkSink(Protocol):
     def discard(self) -> None: ...
 
 
-class ParseError(Exception):
-    """A document that cannot be parsed, with a message for the user (from kb_ingest.domain.parsing)."""
+Chunker = Callable[[bytes, Document, float], tuple[Iterable[Chunk], list[str]]]
 
 
-@dataclass(frozen=True)
-class ChunkedText:
-    """What the chunker produced, as the worker needs it."""
-
-    text: str
-    token_count: int
-    page: int | None
-    offset: int
-
-
-Chunker = Callable[[bytes, Document, float], tuple[Iterable[ChunkedText], list[str]]]
+def chunk_with_parser_settings(
+    data: bytes, document: Document, seconds_left: float
+) -> tuple[Iterable[Chunk], list[str]]:
+    """The document's own parser and parser_config, within the time the invocation has left."""
+    result = chunk_document(
+        data,
+        document.name,
+        document.parser_id,
+        document.parser_config,
+        limits=ExtractLimits(timeout_seconds=max(seconds_left, 1.0)),
+    )
+    return result.chunks, list(result.notes)
 
 
 class RunStopped(Exception):
@@ -110,10 +111,9 @@ def run_parse(
     runs: WorkerRunStore,
     read_file: Callable[[Document], bytes],
     new_sink: Callable[[Document], ChunkSink],
-    chunker: Chunker,
     events: RunEvents,
     remaining_ms: Callable[[], int],
-    parse_errors: tuple[type[Exception], ...] = (ParseError,),
+    chunker: Chunker = chunk_with_parser_settings,
 ) -> str:
     """Carry out one run; returns what happened (for the log). Raises on a transient failure,
     after recording it, so the queue delivers the message again."""
@@ -155,7 +155,7 @@ def run_parse(
             if remaining_ms() < SAFETY_MARGIN_MS:
                 raise TimeoutError("the function's time ran out")
         if not sink.count:
-            raise _no_text_error(parse_errors)
+            raise ParseError("No text could be extracted from this file.")
         sink.close({"run_id": job.run_id, "tokens": tokens})
         progress.say(f"Stored {sink.count} chunks ({tokens} tokens).", 0.95)
         done_lines = f"{progress.lines}\n{log_line('Done.')}"
@@ -168,7 +168,7 @@ def run_parse(
         if sink is not None:
             sink.discard()
         return "stopped: the run was cancelled or superseded"
-    except parse_errors as error:
+    except ParseError as error:
         if sink is not None:
             sink.discard()
         return _fail(runs, events, document, job, progress, str(error))
@@ -201,10 +201,6 @@ def _fail(
     if ended is not None:
         events.run_ended(run_event(ended, FAIL))
     return f"failed: {reason}"
-
-
-def _no_text_error(parse_errors: tuple[type[Exception], ...]) -> Exception:
-    return parse_errors[0]("No text could be extracted from this file.")
 
 
 def _size(count: int) -> str:
