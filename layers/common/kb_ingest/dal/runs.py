@@ -109,14 +109,24 @@ class DynamoRunStore:
         return to_domain(item)
 
     def progress(
-        self, dataset_id: str, document_id: str, run_id: str, progress: float, progress_msg: str, now: int
+        self,
+        dataset_id: str,
+        document_id: str,
+        run_id: str,
+        progress: float,
+        progress_msg: str,
+        now: int,
+        release: bool = False,
     ) -> bool:
-        """Record progress; False when the run was stopped or superseded meanwhile."""
+        """Record progress (and, with `release`, let the next delivery take the run over);
+        False when the run was stopped or superseded meanwhile."""
         actions = [
             DocumentModel.progress.set(progress),
             DocumentModel.progress_msg.set(progress_msg),
             DocumentModel.update_time.set(now),
         ]
+        if release:
+            actions.append(DocumentModel.lease_until.remove())
         return self._update_run(dataset_id, document_id, run_id, actions) is not None
 
     def finish(

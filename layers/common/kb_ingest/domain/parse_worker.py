@@ -35,7 +35,14 @@ class WorkerRunStore(Protocol):
     def claim(self, dataset_id: str, document_id: str, run_id: str, now: int, lease_ms: int) -> Document | None: ...
 
     def progress(
-        self, dataset_id: str, document_id: str, run_id: str, progress: float, progress_msg: str, now: int
+        self,
+        dataset_id: str,
+        document_id: str,
+        run_id: str,
+        progress: float,
+        progress_msg: str,
+        now: int,
+        release: bool = False,
     ) -> bool: ...
 
     def finish(
@@ -85,19 +92,20 @@ class _Progress:
         self.value = 0.0
         self._last_write = 0.0
 
-    def say(self, message: str, value: float, force: bool = True) -> None:
+    def say(self, message: str, value: float, force: bool = True, release: bool = False) -> None:
         self.lines = f"{self.lines}\n{log_line(message)}".strip()
-        self.set(value, force)
+        self.set(value, force, release)
 
-    def set(self, value: float, force: bool = False) -> None:
+    def set(self, value: float, force: bool = False, release: bool = False) -> None:
         self.value = max(self.value, min(value, 0.99))
         if not force and time.monotonic() - self._last_write < PROGRESS_EVERY_SECONDS:
             return
         self._last_write = time.monotonic()
         job = self.job
-        if not self.runs.progress(
-            job.dataset_id, job.document_id, job.run_id, round(self.value, 4), self.lines, now_ms()
-        ):
+        written = self.runs.progress(
+            job.dataset_id, job.document_id, job.run_id, round(self.value, 4), self.lines, now_ms(), release
+        )
+        if not written:
             raise RunStopped
 
 
@@ -187,7 +195,9 @@ def run_parse(
             _fail(runs, events, document, job, progress, f"Parsing failed {job.attempt} times; last error: {reason}")
         else:
             try:
-                progress.say(f"Attempt {job.attempt} failed ({reason}); it will be retried.", progress.value)
+                progress.say(
+                    f"Attempt {job.attempt} failed ({reason}); it will be retried.", progress.value, release=True
+                )
             except RunStopped:
                 return "stopped: the run was cancelled or superseded"
         raise
