@@ -10,8 +10,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from kb_ingest.dal.blobs import S3FileStore, parse_upload_key
+from kb_ingest.dal.blobs import S3FileStore, object_key, parse_upload_key
 from kb_ingest.dal.chunks import ChunkWriter, delete_other_runs
+from kb_ingest.dal.datasets import get_dataset_store
 from kb_ingest.dal.documents import get_document_store
 from kb_ingest.dal.events import EventBridgePublisher
 from kb_ingest.dal.queues import ParseQueue, delay_redelivery
@@ -40,7 +41,7 @@ def parse(body: dict[str, Any], record: SQSRecord, context: Any) -> None:
         job,
         get_document_store(),
         DynamoRunStore(),
-        read_file=lambda document: files.read(document.tenant_id, document.kb_id, document.id),
+        read_file=lambda document: files.read_object(object_key(document)),
         new_sink=lambda document: ChunkWriter(document.tenant_id, document.kb_id, document.id, job.run_id),
         events=EventBridgePublisher(),
         remaining_ms=context.get_remaining_time_in_millis,
@@ -52,9 +53,11 @@ def parse(body: dict[str, Any], record: SQSRecord, context: Any) -> None:
 
 def parse_all(body: dict[str, Any]) -> None:
     """Start one page of a dataset's documents, then hand the rest to the next message."""
-    store = get_document_store()
-    page, after = store.page_after(body["dataset_id"], body.get("after"), PAGE_OF_DOCUMENTS)
-    start_runs(DynamoRunStore(), ParseQueue(), page)
+    dataset = get_dataset_store().get(body["tenant_id"], body["dataset_id"])
+    if dataset is None:
+        return  # deleted meanwhile
+    page, after = get_document_store().page_after(dataset.id, body.get("after"), PAGE_OF_DOCUMENTS)
+    start_runs(DynamoRunStore(), ParseQueue(), dataset, page)
     if after is not None:
         ParseQueue().request_parse_all(body["tenant_id"], body["dataset_id"], after)
 

@@ -3,7 +3,7 @@ conditional writes, stop, restart, duplicate delivery and retries."""
 
 import pytest
 
-from kb_ingest.dal.blobs import S3FileStore
+from kb_ingest.dal.blobs import S3FileStore, object_key
 from kb_ingest.dal.chunks import ChunkWriter, read_chunks
 from kb_ingest.dal.datasets import DynamoDatasetStore
 from kb_ingest.dal.documents import DynamoDocumentStore
@@ -61,7 +61,7 @@ def world(local_stack, tenant_id):
 
     def work(job, **overrides):
         arguments = dict(
-            read_file=lambda d: files.read(d.tenant_id, d.kb_id, d.id),
+            read_file=lambda d: files.read_object(object_key(d)),
             new_sink=lambda d: ChunkWriter(d.tenant_id, d.kb_id, d.id, job.run_id),
             events=world.events,
             remaining_ms=lambda: 600_000,
@@ -131,7 +131,7 @@ def test_stop_while_running_ends_cancel_and_writes_no_chunks(world, tenant_id):
             world.store, world.runs, world.events, world.dataset, world.dataset.id, document_id
         )
         assert message == ""
-        return world.files.read(document.tenant_id, document.kb_id, document.id)
+        return world.files.read_object(object_key(document))
 
     assert world.work(job, read_file=read_then_stop).startswith("stopped")
     document = world.store.get(world.dataset.id, document_id)

@@ -19,6 +19,11 @@ def upload_key(tenant_id: str, dataset_id: str, document_id: str) -> str:
     return f"uploads/{tenant_id}/{dataset_id}/{document_id}"
 
 
+def object_key(document: Any) -> str:
+    """Where a document's file is: its drop-folder key, or its key under uploads/."""
+    return document.source_key or upload_key(document.tenant_id, document.kb_id, document.id)
+
+
 def parsed_prefix(tenant_id: str, dataset_id: str, document_id: str) -> str:
     return f"parsed/{tenant_id}/{dataset_id}/{document_id}/"
 
@@ -60,9 +65,10 @@ class S3FileStore:
             Metadata={"document-id": document_id, "filename": quote(filename, safe="")},
         )
 
-    def read(self, tenant_id: str, dataset_id: str, document_id: str) -> bytes:
-        response = client("s3").get_object(Bucket=self.bucket, Key=upload_key(tenant_id, dataset_id, document_id))
-        return bytes(response["Body"].read())
+    def read_object(self, key: str) -> tuple[bytes, str | None]:
+        """The object's bytes and its ETag."""
+        response = client("s3").get_object(Bucket=self.bucket, Key=key)
+        return bytes(response["Body"].read()), response.get("ETag")
 
     def size_of(self, key: str) -> int | None:
         """The object's size, or None when there is no such object."""
@@ -77,14 +83,14 @@ class S3FileStore:
         client("s3").delete_object(Bucket=self.bucket, Key=upload_key(tenant_id, dataset_id, document_id))
         delete_prefix(parsed_prefix(tenant_id, dataset_id, document_id))
 
-    def download_url(self, tenant_id: str, dataset_id: str, document_id: str, filename: str, seconds: int) -> str:
+    def download_url(self, key: str, filename: str, seconds: int) -> str:
         """A short-lived GET URL that names the file the way a browser download would."""
         return str(
             client("s3").generate_presigned_url(
                 "get_object",
                 Params={
                     "Bucket": self.bucket,
-                    "Key": upload_key(tenant_id, dataset_id, document_id),
+                    "Key": key,
                     "ResponseContentType": "application/octet-stream",
                     "ResponseContentDisposition": content_disposition(filename),
                 },

@@ -26,14 +26,14 @@ _MAX_ATTEMPTS = 20
 # Two items per document plus the dataset's counter stay under DynamoDB's 100 per transaction.
 _DOCUMENTS_PER_TRANSACTION = 40
 _FIELDS = tuple(Document.__dataclass_fields__)
-_INTEGERS = ("size", "create_time", "update_time", "chunk_num", "token_num", "version")
+_INTEGERS = ("size", "create_time", "update_time", "chunk_num", "token_num", "version", "attempts", "max_attempts")
 
 
 def to_domain(item: DocumentModel) -> Document:
     values: dict[str, Any] = {name: getattr(item, name) for name in _FIELDS}
     for name in _INTEGERS:
         values[name] = int(values[name] or 0)
-    for name in ("process_begin_at", "lease_until"):
+    for name in ("process_begin_at", "lease_until", "next_retry_at"):
         if values[name] is not None:
             values[name] = int(values[name])
     values["progress"] = float(values["progress"])

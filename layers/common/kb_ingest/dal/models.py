@@ -6,8 +6,14 @@ serve the cloud stack, the local stack and tests that point them at fresh tables
 
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, LocalSecondaryIndex
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.indexes import (
+    AllProjection,
+    GlobalSecondaryIndex,
+    IncludeProjection,
+    KeysOnlyProjection,
+    LocalSecondaryIndex,
+)
 from pynamodb.models import Model
 
 from kb_ingest.settings import get_settings
@@ -65,6 +71,14 @@ class _DatasetsByName(LocalSecondaryIndex):
     name_key = UnicodeAttribute(range_key=True)
 
 
+class _DatasetsById(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_dataset_id"
+        projection = KeysOnlyProjection()
+
+    id = UnicodeAttribute(hash_key=True)
+
+
 class DatasetModel(Model):
     class Meta:
         table_name = _TableNameFromSettings("datasets_table")
@@ -93,6 +107,7 @@ class DatasetModel(Model):
     by_create_time = _DatasetsByCreateTime()
     by_update_time = _DatasetsByUpdateTime()
     by_name = _DatasetsByName()
+    by_dataset_id = _DatasetsById()
 
 
 # ---------------------------------------------------------------- documents
@@ -161,6 +176,19 @@ class DocumentModel(Model):
     run_id = UnicodeAttribute(null=True)
     chunks_run_id = UnicodeAttribute(null=True)  # the run whose chunks are served
     lease_until = NumberAttribute(null=True)  # a worker holds the run until then
+    # Where the file is when it is not under uploads/ (the drop folder), and what was parsed.
+    source_key = UnicodeAttribute(null=True)
+    source_etag = UnicodeAttribute(null=True)
+    parsed_etag = UnicodeAttribute(null=True)
+    settings_fingerprint = UnicodeAttribute(null=True)
+    # The document chose its own parser (by type, or template_type): dataset changes skip it.
+    parser_pinned = BooleanAttribute(default=False)
+    # Scheduled reparsing: consecutive failed runs, when to try again, what failed last.
+    attempts = NumberAttribute(default=0)
+    max_attempts = NumberAttribute(default=3)
+    next_retry_at = NumberAttribute(null=True)
+    last_error_class = UnicodeAttribute(null=True)
+    history = JSONAttribute(default=list)
     create_time = NumberAttribute()
     update_time = NumberAttribute()
     # Every write of a document is conditional on the version it read, so a rename, a delete

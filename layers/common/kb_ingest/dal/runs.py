@@ -16,6 +16,7 @@ from kb_ingest.dal.documents import to_domain, to_item
 from kb_ingest.dal.models import DatasetModel, DocumentModel
 from kb_ingest.dal.transactions import cancelled_by_condition, is_conflict
 from kb_ingest.domain.documents import Document
+from kb_ingest.domain.parse_runs import RunFailure, RunResult, RunStart, retry_delay_ms, with_entry
 
 RUNNING, CANCEL, DONE, FAIL = "1", "2", "3", "4"
 _MAX_ATTEMPTS = 20
@@ -43,15 +44,19 @@ class DynamoRunStore:
             raise
         return to_domain(item)
 
-    def start(self, document: Document, run_id: str, now: int, message: str) -> Document | None:
-        """Begin a fresh run (whatever state the document is in) and take its previous counts
-        off the dataset. None when the document is gone."""
+    def start(self, document: Document, run: RunStart) -> Document | None:
+        """Begin a fresh run (whatever state the document is in) with the parser settings it
+        will use, and take its previous counts off the dataset. None when the document is gone."""
+        now = run.now
         for _ in range(_MAX_ATTEMPTS):
             actions = [
                 DocumentModel.run.set(RUNNING),
-                DocumentModel.run_id.set(run_id),
+                DocumentModel.run_id.set(run.run_id),
                 DocumentModel.progress.set(0),
-                DocumentModel.progress_msg.set(message),
+                DocumentModel.progress_msg.set(run.message),
+                DocumentModel.parser_id.set(run.parser_id),
+                DocumentModel.parser_config.set(run.parser_config),
+                DocumentModel.settings_fingerprint.set(run.settings_fingerprint),
                 DocumentModel.chunk_num.set(0),
                 DocumentModel.token_num.set(0),
                 DocumentModel.process_begin_at.set(now),
@@ -59,6 +64,8 @@ class DynamoRunStore:
                 DocumentModel.update_time.set(now),
                 DocumentModel.lease_until.remove(),
             ]
+            if run.reset_attempts:
+                actions += [DocumentModel.attempts.set(0), DocumentModel.next_retry_at.remove()]
             try:
                 with TransactWrite(connection=self._connection) as transaction:
                     transaction.update(to_item(document), actions=actions)
@@ -129,12 +136,16 @@ class DynamoRunStore:
             actions.append(DocumentModel.lease_until.remove())
         return self._update_run(dataset_id, document_id, run_id, actions) is not None
 
-    def finish(
-        self, document: Document, run_id: str, chunk_num: int, token_num: int, progress_msg: str, now: int
-    ) -> bool:
+    def finish(self, document: Document, run_id: str, result: RunResult, progress_msg: str, now: int) -> bool:
         """DONE, with the counts added to the dataset in the same transaction."""
         assert document.process_begin_at is not None
+        chunk_num, token_num = result.chunk_num, result.token_num
         actions = [
+            DocumentModel.parsed_etag.set(result.etag),
+            DocumentModel.attempts.set(0),
+            DocumentModel.next_retry_at.remove(),
+            DocumentModel.last_error_class.remove(),
+            DocumentModel.history.set(with_entry(document, run_id, "DONE", None, "", now)),
             DocumentModel.run.set(DONE),
             DocumentModel.progress.set(1),
             DocumentModel.progress_msg.set(progress_msg),
@@ -164,10 +175,22 @@ class DynamoRunStore:
             raise
         return True
 
-    def end(self, document: Document, run_id: str, state: str, progress_msg: str, now: int) -> Document | None:
+    def end(
+        self,
+        document: Document,
+        run_id: str,
+        state: str,
+        progress_msg: str,
+        now: int,
+        failure: RunFailure | None = None,
+    ) -> Document | None:
         """End the run as FAIL (progress -1) or CANCEL; None when it was not running any more."""
         begin = document.process_begin_at or now
+        outcome = "FAIL" if state == FAIL else "CANCEL"
+        error_class = failure.error_class if failure else None
+        reason = failure.message if failure else ""
         actions = [
+            DocumentModel.history.set(with_entry(document, run_id, outcome, error_class, reason, now)),
             DocumentModel.run.set(state),
             DocumentModel.progress.set(-1 if state == FAIL else document.progress),
             DocumentModel.progress_msg.set(progress_msg),
@@ -175,6 +198,13 @@ class DynamoRunStore:
             DocumentModel.update_time.set(now),
             DocumentModel.lease_until.remove(),
         ]
+        if failure is not None:
+            attempts = document.attempts + 1
+            actions += [
+                DocumentModel.attempts.set(attempts),
+                DocumentModel.last_error_class.set(failure.error_class),
+                DocumentModel.next_retry_at.set(now + retry_delay_ms(attempts)),
+            ]
         return self._update_run(document.kb_id, document.id, run_id, actions)
 
     def set_outcome(self, document: Document, state: str, progress: float, progress_msg: str, now: int) -> None:

@@ -149,6 +149,12 @@ def clean_filename(raw: str) -> str:
     return name.strip()
 
 
+_INTERNAL_FIELDS = (
+    "version", "tenant_id", "run_id", "chunks_run_id", "lease_until", "source_etag", "parsed_etag",
+    "settings_fingerprint", "parser_pinned", "next_retry_at", "last_error_class", "history",
+)  # fmt: skip
+
+
 @dataclass
 class Document:
     id: str
@@ -178,11 +184,21 @@ class Document:
     run_id: str | None = None
     chunks_run_id: str | None = None
     lease_until: int | None = None
+    source_key: str | None = None
+    source_etag: str | None = None
+    parsed_etag: str | None = None
+    settings_fingerprint: str | None = None
+    parser_pinned: bool = False
+    attempts: int = 0
+    max_attempts: int = 3
+    next_retry_at: int | None = None
+    last_error_class: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
     version: int = field(default=0, repr=False)
 
     def to_api(self) -> dict[str, Any]:
         body = asdict(self)
-        for internal in ("version", "tenant_id", "run_id", "chunks_run_id", "lease_until"):
+        for internal in _INTERNAL_FIELDS:
             del body[internal]
         body["create_date"] = rfc1123(self.create_time)
         body["update_date"] = rfc1123(self.update_time)
@@ -279,6 +295,7 @@ def new_document(dataset: Dataset, name: str, kind: str, size: int, **extra: Any
         location=name,
         type=kind,
         parser_id=parser_for(name, kind, dataset.parser_id),
+        parser_pinned=parser_for(name, kind, dataset.parser_id) != dataset.parser_id,
         parser_config=dict(dataset.parser_config),
         size=size,
         create_time=now,
@@ -364,6 +381,7 @@ def update_document(
         if template not in PARSER_TYPES:
             raise DataError(f"Illegal value {template} for 'template_type' field.")
         values["parser_id"] = template
+        values["parser_pinned"] = True  # the user chose it: dataset parser changes leave it alone
     values["update_time"] = now_ms()
     try:
         updated = store.update(document, values, new_name)

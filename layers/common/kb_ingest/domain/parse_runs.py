@@ -1,7 +1,10 @@
 """Starting, stopping and reporting parse runs: the API side of parsing (contract messages)."""
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kb_ingest.clock import new_id, now_ms
@@ -13,10 +16,72 @@ RUNNING, CANCEL, DONE, FAIL = "1", "2", "3", "4"
 MAX_CHUNKS_PER_PAGE = 1000
 
 
-class RunStore(Protocol):
-    def start(self, document: Document, run_id: str, now: int, message: str) -> Document | None: ...
+HISTORY_LENGTH = 10
+RETRY_BASE_MS = 60_000
+RETRY_CAP_MS = 6 * 3600_000
 
-    def end(self, document: Document, run_id: str, state: str, progress_msg: str, now: int) -> Document | None: ...
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a new run starts with: its id and the parser settings it will use."""
+
+    run_id: str
+    now: int
+    message: str
+    parser_id: str
+    parser_config: dict[str, Any]
+    settings_fingerprint: str
+    reset_attempts: bool = True
+
+
+@dataclass(frozen=True)
+class RunResult:
+    chunk_num: int
+    token_num: int
+    etag: str | None
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    error_class: str
+    message: str
+    retryable: bool
+
+
+def retry_delay_ms(attempts: int) -> int:
+    """Exponential backoff before the scheduled reparse retries a failed document."""
+    return int(min(RETRY_BASE_MS * 2 ** max(attempts - 1, 0), RETRY_CAP_MS))
+
+
+def with_entry(
+    document: Document, run_id: str, outcome: str, error_class: str | None, message: str, now: int
+) -> list[dict[str, Any]]:
+    """The document's parse history with this run's outcome added (the last few runs only)."""
+    entry = {"at": now, "run_id": run_id, "outcome": outcome, "error_class": error_class, "message": message}
+    return [*document.history, entry][-HISTORY_LENGTH:]
+
+
+def effective_settings(document: Document, dataset: Dataset) -> tuple[str, dict[str, Any], str]:
+    """The parser a run of this document uses: the dataset's, unless the document chose its own,
+    and a fingerprint that changes whenever those settings do."""
+    parser_id = document.parser_id if document.parser_pinned else dataset.parser_id
+    parser_config = dict(dataset.parser_config)
+    fingerprint = hashlib.sha256(json.dumps([parser_id, parser_config], sort_keys=True).encode()).hexdigest()[:16]
+    return parser_id, parser_config, fingerprint
+
+
+class RunStore(Protocol):
+    def start(self, document: Document, run: RunStart) -> Document | None: ...
+
+    def end(
+        self,
+        document: Document,
+        run_id: str,
+        state: str,
+        progress_msg: str,
+        now: int,
+        failure: RunFailure | None = None,
+    ) -> Document | None: ...
 
     def set_outcome(self, document: Document, state: str, progress: float, progress_msg: str, now: int) -> None: ...
 
@@ -72,8 +137,16 @@ def _require_documents(store: DocumentStore, dataset: Dataset, document_ids: lis
     return found
 
 
-def start_runs(runs: RunStore, requests: ParseRequests, documents: list[Document]) -> str:
-    """Reset and start each document; answer RAGFlow's concatenated messages."""
+def start_runs(
+    runs: RunStore,
+    requests: ParseRequests,
+    dataset: Dataset,
+    documents: list[Document],
+    reason: str = "Queued for parsing.",
+    by_user: bool = True,
+) -> str:
+    """Reset and start each document; answer RAGFlow's concatenated messages. A start by the
+    user resets the failure count; the scheduled reparse keeps it."""
     message = ""
     started = []
     for document in documents:
@@ -85,8 +158,9 @@ def start_runs(runs: RunStore, requests: ParseRequests, documents: list[Document
             message += f"Empty data in the document: {document.name}; "
             runs.set_outcome(document, DONE, 1.0, log_line("The file is empty: there is nothing to parse.", now), now)
             continue
-        run_id = new_id()
-        fresh = runs.start(document, run_id, now, log_line("Queued for parsing.", now))
+        parser_id, parser_config, fingerprint = effective_settings(document, dataset)
+        run = RunStart(new_id(), now, log_line(reason, now), parser_id, parser_config, fingerprint, by_user)
+        fresh = runs.start(document, run)
         if fresh is not None:
             started.append(fresh)
     if started:
@@ -103,7 +177,7 @@ def start_parsing(
     document_id: str,
 ) -> str:
     dataset = _require_dataset(dataset, dataset_id)
-    return start_runs(runs, requests, _require_documents(store, dataset, [document_id]))
+    return start_runs(runs, requests, dataset, _require_documents(store, dataset, [document_id]))
 
 
 def document_ids_of(body: Mapping[str, Any]) -> list[str] | None:
@@ -133,7 +207,7 @@ def start_parsing_many(
         # Thousands of documents cannot be reset within API Gateway's 30 seconds: fan out.
         requests.request_parse_all(dataset.tenant_id, dataset.id)
         return ""
-    return start_runs(runs, requests, _require_documents(store, dataset, ids))
+    return start_runs(runs, requests, dataset, _require_documents(store, dataset, ids))
 
 
 # ---------------------------------------------------------------- stop

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from kb_ingest.clock import now_ms
 from kb_ingest.domain.documents import Document, DocumentStore
-from kb_ingest.domain.parse_runs import DONE, FAIL, RunEvents, log_line, run_event
+from kb_ingest.domain.parse_runs import DONE, FAIL, RunEvents, RunFailure, RunResult, log_line, run_event
 from kb_ingest.domain.parsing import Chunk, ExtractLimits, ParseError, chunk_document
 
 # Stop starting work when less than this is left of the invocation, and fail cleanly.
@@ -45,11 +45,17 @@ class WorkerRunStore(Protocol):
         release: bool = False,
     ) -> bool: ...
 
-    def finish(
-        self, document: Document, run_id: str, chunk_num: int, token_num: int, progress_msg: str, now: int
-    ) -> bool: ...
+    def finish(self, document: Document, run_id: str, result: RunResult, progress_msg: str, now: int) -> bool: ...
 
-    def end(self, document: Document, run_id: str, state: str, progress_msg: str, now: int) -> Document | None: ...
+    def end(
+        self,
+        document: Document,
+        run_id: str,
+        state: str,
+        progress_msg: str,
+        now: int,
+        failure: RunFailure | None = None,
+    ) -> Document | None: ...
 
 
 class ChunkSink(Protocol):
@@ -117,7 +123,7 @@ def run_parse(
     job: ParseJob,
     documents: DocumentStore,
     runs: WorkerRunStore,
-    read_file: Callable[[Document], bytes],
+    read_file: Callable[[Document], tuple[bytes, str | None]],
     new_sink: Callable[[Document], ChunkSink],
     events: RunEvents,
     remaining_ms: Callable[[], int],
@@ -133,7 +139,7 @@ def run_parse(
     try:
         attempt = f" (attempt {job.attempt} of {job.max_attempts})" if job.attempt > 1 else ""
         progress.say(f"Parsing started{attempt}.", 0.02)
-        data = read_file(document)
+        data, etag = read_file(document)
         progress.say(f"Fetched the file ({_size(len(data))}).", 0.1)
         seconds_left = (remaining_ms() - SAFETY_MARGIN_MS) / 1000
         chunks, notes = chunker(data, document, seconds_left)
@@ -167,7 +173,7 @@ def run_parse(
         sink.close({"run_id": job.run_id, "tokens": tokens})
         progress.say(f"Stored {sink.count} chunks ({tokens} tokens).", 0.95)
         done_lines = f"{progress.lines}\n{log_line('Done.')}"
-        if not runs.finish(document, job.run_id, sink.count, tokens, done_lines, now_ms()):
+        if not runs.finish(document, job.run_id, RunResult(sink.count, tokens, etag), done_lines, now_ms()):
             raise RunStopped
         finished = documents.get(job.dataset_id, job.document_id) or document
         events.run_ended(run_event(finished, DONE))
@@ -179,20 +185,19 @@ def run_parse(
     except ParseError as error:
         if sink is not None:
             sink.discard()
-        return _fail(runs, events, document, job, progress, str(error))
+        return _fail(runs, events, document, job, progress, RunFailure(type(error).__name__, str(error), False))
     except TimeoutError:
         if sink is not None:
             sink.discard()
-        return _fail(
-            runs, events, document, job, progress,
-            "Parsing did not finish within the function's time limit; split the file into smaller ones.",
-        )  # fmt: skip
+        reason = "Parsing did not finish within the function's time limit; split the file into smaller ones."
+        return _fail(runs, events, document, job, progress, RunFailure("Timeout", reason, False))
     except Exception as error:
         if sink is not None:
             sink.discard()
         reason = f"{type(error).__name__}: {error}"
         if job.attempt >= job.max_attempts:
-            _fail(runs, events, document, job, progress, f"Parsing failed {job.attempt} times; last error: {reason}")
+            message = f"Parsing failed {job.attempt} times; last error: {reason}"
+            _fail(runs, events, document, job, progress, RunFailure(type(error).__name__, message, True))
         else:
             try:
                 progress.say(
@@ -204,13 +209,13 @@ def run_parse(
 
 
 def _fail(
-    runs: WorkerRunStore, events: RunEvents, document: Document, job: ParseJob, progress: _Progress, reason: str
+    runs: WorkerRunStore, events: RunEvents, document: Document, job: ParseJob, progress: _Progress, failure: RunFailure
 ) -> str:
-    lines = f"{progress.lines}\n{log_line('[ERROR] ' + reason)}".strip()
-    ended = runs.end(document, job.run_id, FAIL, lines, now_ms())
+    lines = f"{progress.lines}\n{log_line('[ERROR] ' + failure.message)}".strip()
+    ended = runs.end(document, job.run_id, FAIL, lines, now_ms(), failure)
     if ended is not None:
         events.run_ended(run_event(ended, FAIL))
-    return f"failed: {reason}"
+    return f"failed: {failure.message}"
 
 
 def _size(count: int) -> str:
