@@ -35,9 +35,9 @@ class InMemoryDatasetStore:
         current = self.get(dataset.tenant_id, dataset.id)
         if current is None:
             return None
-        if changes.name is not None and name_key(changes.name) != name_key(current.name):
-            if name_key(changes.name) in self._names(dataset.tenant_id):
-                raise NameTaken(changes.name)
+        renamed = changes.name is not None and name_key(changes.name) != name_key(current.name)
+        if renamed and name_key(changes.name) in self._names(dataset.tenant_id):
+            raise NameTaken(changes.name)
         updated = replace(current, **changes.values, update_time=update_time)
         if changes.name is not None:
             updated = replace(updated, name=changes.name)

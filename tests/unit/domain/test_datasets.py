@@ -114,7 +114,7 @@ def test_update_checks_in_the_contract_order(store):
     assert raised.value.message == (
         "The name: other is already used by other datasets. Please choose a different name."
     )
-    with pytest.raises(DataError, match="Illegal value wrong for 'chunk_method' field."):
+    with pytest.raises(DataError, match=r"Illegal value wrong for 'chunk_method' field\."):
         datasets.update_dataset(store, TENANT, dataset_id, {"chunk_method": "wrong"})
 
 
@@ -144,5 +144,5 @@ def test_delete_removes_and_requests_a_purge(store):
     dataset_id = create(store, "kb")["dataset_id"]
     assert datasets.delete_dataset(store, purges, TENANT, dataset_id) == f"Remove dataset: {dataset_id} successfully"
     assert purges.requested == [(TENANT, dataset_id)]
-    with pytest.raises(OperatingError, match="The dataset cannot be found for your current account."):
+    with pytest.raises(OperatingError, match=r"The dataset cannot be found for your current account\."):
         datasets.delete_dataset(store, purges, TENANT, dataset_id)

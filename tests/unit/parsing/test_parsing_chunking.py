@@ -1,0 +1,296 @@
+"""Chunking as RAGFlow's chunk methods do it: naive (worked by hand), one, qa, table, and the dispatcher."""
+
+from __future__ import annotations
+
+import pytest
+from parsing_helpers import corpus_bytes, make_pdf, make_xlsx
+
+from kb_ingest.domain.parsing import (
+    Chunk,
+    ParseError,
+    TextBlock,
+    UnsupportedFormat,
+    chunk_document,
+    count_tokens,
+    extract,
+    naive_chunks,
+    one_chunk,
+    parse_delimiters,
+    qa_chunks,
+    qa_pairs_from_text,
+    table_chunks,
+)
+
+
+def chunks_of(text: str | list[TextBlock], limit: int, delimiters: str | None = None) -> list[Chunk]:
+    blocks = [TextBlock(text)] if isinstance(text, str) else text
+    kwargs = {} if delimiters is None else {"delimiters": delimiters}
+    return list(naive_chunks(blocks, chunk_token_num=limit, **kwargs))
+
+
+def texts(chunks: list[Chunk]) -> list[str]:
+    return [c.text for c in chunks]
+
+
+# --- naive, worked by hand ------------------------------------------------------------------
+# "one two three\n" is 4 tokens; "one two three" is 3; "one two three\none two three" is 7.
+
+
+def test_pieces_merge_greedily_up_to_the_limit():
+    chunks = chunks_of("one two three\n" * 5, 8)  # 4 + 4 fits in 8, a third piece does not
+    assert chunks == [
+        Chunk("one two three\none two three", 7, None, 0),
+        Chunk("one two three\none two three", 7, None, 28),
+        Chunk("one two three", 3, None, 56),
+    ]
+
+
+def test_pieces_that_do_not_fit_together_are_chunks_of_their_own():
+    chunks = chunks_of("one two three\n" * 5, 7)  # 4 + 4 > 7
+    assert texts(chunks) == ["one two three"] * 5
+    assert [c.offset for c in chunks] == [0, 14, 28, 42, 56]
+    assert [c.token_count for c in chunks] == [3] * 5
+
+
+def test_every_delimiter_character_ends_a_piece_and_stays_with_it():
+    chunks = chunks_of("Stop! Go? Why?\nNext line.", 3)
+    assert texts(chunks) == ["Stop!", "Go?", "Why?", "Next line."]
+    assert [c.offset for c in chunks] == [0, 6, 10, 15]
+
+
+def test_a_piece_longer_than_the_limit_is_cut_by_tokens():
+    chunks = chunks_of("a b c d e f g h i j", 4)  # 10 tokens, no delimiter
+    assert chunks == [Chunk("a b c d", 4, None, 0), Chunk("e f g h", 4, None, 8), Chunk("i j", 2, None, 16)]
+
+
+def test_cjk_delimiters():
+    # 今天天气很好。= 9 tokens, 我们走吧。= 6, 你好。= 3
+    chunks = chunks_of("今天天气很好。我们走吧。你好。", 12)
+    assert chunks == [Chunk("今天天气很好。", 9, None, 0), Chunk("我们走吧。你好。", 9, None, 7)]
+    chunks = chunks_of("第一句；第二句！第三句？", 9)  # 5 tokens each
+    assert texts(chunks) == ["第一句；", "第二句！", "第三句？"]
+    assert texts(chunks_of("第一句；第二句！第三句？", 10)) == ["第一句；第二句！", "第三句？"]
+
+
+def test_custom_delimiters_escapes_and_backticks():
+    assert parse_delimiters("\\n!?") == ["\n", "!", "?"]
+    assert parse_delimiters("`##`\\t") == ["##", "\t"]
+    # "\\n" typed as two characters is the newline, not a backslash and the letter n.
+    assert texts(chunks_of("banana\napple\n", 2, delimiters="\\n")) == ["banana", "apple"]
+    assert texts(chunks_of("alpha##beta##gamma", 3, delimiters="`##`")) == ["alpha##", "beta##gamma"]
+    # With only ";" as delimiter, newlines and "!" do not cut.
+    assert texts(chunks_of("a b!\nc d; e f!\ng h;", 6, delimiters=";")) == ["a b!\nc d;", "e f!\ng h;"]
+
+
+def test_no_delimiters_at_all_cuts_by_tokens_only():
+    assert texts(chunks_of("a b c d e f g h i j", 5, delimiters="")) == ["a b c d e", "f g h i j"]
+
+
+def test_offsets_and_pages_across_blocks():
+    blocks = [TextBlock("Hello world.\n", 1), TextBlock("Second page here.\n", 2)]
+    assert chunks_of(blocks, 4) == [Chunk("Hello world.", 3, 1, 0), Chunk("Second page here.", 4, 2, 13)]
+    # A sentence crossing a page break stays one piece and starts on its first page.
+    blocks = [TextBlock("The cat", 1), TextBlock(" sat.\nThen it", 2), TextBlock(" slept.\n", 3)]
+    assert chunks_of(blocks, 4) == [Chunk("The cat sat.", 4, 1, 0), Chunk("Then it slept.", 4, 2, 13)]
+
+
+def test_whitespace_only_text_gives_no_chunk():
+    assert chunks_of("\n\n  \n\t\n", 4) == []
+    assert chunks_of([TextBlock("   "), TextBlock("\n")], 4) == []
+
+
+def test_chunk_text_is_stripped_and_its_offset_points_at_it():
+    chunks = chunks_of("   padded line   \n\n   next\n", 100)
+    assert chunks == [Chunk("padded line   \n\n   next", count_tokens("padded line   \n\n   next"), None, 3)]
+
+
+@pytest.mark.parametrize("name", ["norwich-city.txt", "multi-column-2p.pdf", "example-with-scripts.html",
+                                  "korean-text-with-tables.pdf", "vodafone.xlsx", "docx-tables.docx"])  # fmt: skip
+@pytest.mark.parametrize("limit", [16, 128, 512])
+def test_naive_chunks_of_real_documents_keep_the_contract(name: str, limit: int):
+    blocks = list(extract(corpus_bytes(name), name))
+    full = "".join(b.text for b in blocks)
+    chunks = list(naive_chunks(blocks, chunk_token_num=limit))
+    assert chunks
+    for chunk in chunks:
+        assert full[chunk.offset : chunk.offset + len(chunk.text)] == chunk.text
+        assert chunk.text == chunk.text.strip() and chunk.text
+        assert chunk.token_count == count_tokens(chunk.text) <= limit
+    assert [c.offset for c in chunks] == sorted(c.offset for c in chunks)
+    # Nothing but whitespace is lost between chunks.
+    assert "".join(full.split()) == "".join("".join(c.text for c in chunks).split())
+    # Merging is greedy: on average chunks are well filled.
+    assert sum(c.token_count for c in chunks) / len(chunks) > 0.6 * limit or len(chunks) < 3
+
+
+def test_chunk_pages_follow_the_pdf_pages():
+    data = make_pdf(["First page text.", "Second page text.", "Third page text."])
+    chunks = list(naive_chunks(extract(data, "p.pdf"), chunk_token_num=4))
+    assert [(c.text, c.page) for c in chunks] == [
+        ("First page text.", 1),
+        ("Second page text.", 2),
+        ("Third page text.", 3),
+    ]
+
+
+def test_naive_chunks_stream_without_reading_the_whole_document():
+    consumed = 0
+
+    def blocks():
+        nonlocal consumed
+        for i in range(100_000):
+            consumed += 1
+            yield TextBlock(f"Line number {i} of a very long document.\n", None)
+
+    stream = naive_chunks(blocks(), chunk_token_num=32)
+    first = next(stream)
+    assert first.text.startswith("Line number 0 of")
+    assert consumed < 10
+
+
+# --- one -------------------------------------------------------------------------------------
+
+
+def test_one_chunk_is_the_whole_document():
+    blocks = list(extract(corpus_bytes("fake-text.txt"), "fake-text.txt"))
+    full = "".join(b.text for b in blocks).strip()
+    assert list(one_chunk(blocks)) == [Chunk(full, count_tokens(full), None, 0)]
+    assert list(one_chunk([TextBlock("\n  \n")])) == []
+    chunks = list(one_chunk([TextBlock("\n", 1), TextBlock("  page two", 2)]))
+    assert chunks == [Chunk("page two", 2, 2, 3)]
+
+
+# --- qa --------------------------------------------------------------------------------------
+
+
+def test_qa_from_marked_text_lines():
+    text = (
+        "FAQ\n\nQ: What is RAGFlow?\nA: A retrieval engine.\nIt reads documents.\n"
+        "Question: Is it open source?\nAnswer: Yes.\n问题：支持中文吗？\n答案：支持。\n"
+    )
+    chunks = list(qa_chunks(qa_pairs_from_text([TextBlock(text)])))
+    assert [c.text for c in chunks] == [
+        "Question: What is RAGFlow?\tAnswer: A retrieval engine.\nIt reads documents.",
+        "Question: Is it open source?\tAnswer: Yes.",
+        "Question: 支持中文吗？\tAnswer: 支持。",
+    ]
+    assert [c.offset for c in chunks] == [text.index("Q: What"), text.index("Question: Is"), text.index("问题")]
+    assert all(c.token_count == count_tokens(c.text) for c in chunks)
+
+
+def test_qa_from_tab_separated_text():
+    result = chunk_document(b"What is 2+2?\tFour\nCapital of France?\tParis\n", "faq.txt", "qa", {})
+    assert [c.text for c in result.chunks] == [
+        "Question: What is 2+2?\tAnswer: Four",
+        "Question: Capital of France?\tAnswer: Paris",
+    ]
+
+
+def test_qa_from_csv_and_xlsx_rows():
+    csv_data = b"Question,Answer\nWhat is RAG?,Retrieval-augmented generation\nWho?,Everyone\n"
+    chunks = list(chunk_document(csv_data, "faq.csv", "qa", {}).chunks)
+    assert [c.text for c in chunks] == [
+        "Question: What is RAG?\tAnswer: Retrieval-augmented generation",  # the header row is skipped
+        "Question: Who?\tAnswer: Everyone",
+    ]
+    no_header = b"What is RAG?,Retrieval-augmented generation\nWho?,Everyone\n"
+    assert len(list(chunk_document(no_header, "faq.csv", "qa", {}).chunks)) == 2
+
+    data = make_xlsx({"FAQ": [["Q", "A"], ["How old?", 42], ["Where?", "Here"]], "More": [["Why?", "Because"]]})
+    chunks = list(chunk_document(data, "faq.xlsx", "qa", {}).chunks)
+    assert [(c.text, c.page) for c in chunks] == [
+        ("Question: How old?\tAnswer: 42", 1),
+        ("Question: Where?\tAnswer: Here", 1),
+        ("Question: Why?\tAnswer: Because", 2),
+    ]
+
+
+def test_qa_without_pairs_says_how_to_write_them():
+    with pytest.raises(ParseError, match="No question-and-answer pairs were found"):
+        list(chunk_document(corpus_bytes("fake-text.txt"), "fake-text.txt", "qa", {}).chunks)
+
+
+# --- table -----------------------------------------------------------------------------------
+
+
+def test_table_chunks_are_rows_with_their_header():
+    data = corpus_bytes("stanley-cups.csv")
+    result = chunk_document(data, "stanley-cups.csv", "table", {})
+    assert result.parser_id == "table" and result.notes == ()
+    chunks = list(result.chunks)
+    assert [c.text for c in chunks] == [
+        "Team: Blues; Location: STL; Stanley Cups: 1",
+        "Team: Flyers; Location: PHI; Stanley Cups: 2",
+        "Team: Maple Leafs; Location: TOR; Stanley Cups: 13",
+    ]
+    full = "".join(b.text for b in extract(data, "stanley-cups.csv"))
+    assert all(full[c.offset : c.offset + len(c.text)] == c.text for c in chunks)
+    assert all(c.token_count == count_tokens(c.text) and c.page is None for c in chunks)
+
+
+def test_table_chunks_of_a_workbook_carry_the_sheet_number():
+    chunks = list(chunk_document(corpus_bytes("stanley-cups.xlsx"), "stanley-cups.xlsx", "table", {}).chunks)
+    assert [c.page for c in chunks] == [1, 1, 1, 2, 2, 2]
+    assert chunks[-1].text == "Team: Maple Leafs; Location: TOR; Stanley Cups: 0"
+    vodafone = list(chunk_document(corpus_bytes("vodafone.xlsx"), "vodafone.xlsx", "table", {}).chunks)
+    assert len(vodafone) == 15
+    assert vodafone[0].text == "Topic: Quarterly revenue; Period: Nine quarters to 30 June 2023; Page: 1"
+
+
+def test_table_chunks_from_rows_directly():
+    from kb_ingest.domain.parsing import extract_rows
+
+    rows = extract_rows(b"name,age\nAda,36\n", "people.csv")
+    assert list(table_chunks(rows)) == [Chunk("name: Ada; age: 36", count_tokens("name: Ada; age: 36"), None, 0)]
+
+
+def test_table_parser_on_a_document_that_is_not_a_table_parses_naive_with_a_note():
+    result = chunk_document(corpus_bytes("fake-memo.pdf"), "fake-memo.pdf", "table", {})
+    assert result.parser_id == "naive"
+    assert result.notes == ("The 'table' parser reads spreadsheets and CSV files only; parsed with 'naive'.",)
+    assert "20,000 bottles" in " ".join(c.text for c in result.chunks)
+
+
+# --- dispatch --------------------------------------------------------------------------------
+
+
+def test_unknown_parser_falls_back_to_naive_with_a_note():
+    data = corpus_bytes("fake-text.txt")
+    result = chunk_document(data, "fake-text.txt", "laws", {"chunk_token_num": 16})
+    assert result.parser_id == "naive"
+    assert result.notes == ("Parser 'laws' is not available here; parsed with 'naive'.",)
+    assert list(result.chunks) == list(chunk_document(data, "fake-text.txt", "naive", {"chunk_token_num": 16}).chunks)
+
+
+def test_parser_config_is_honoured():
+    data = corpus_bytes("book-war-and-peace-1p.txt")
+    small = list(chunk_document(data, "b.txt", "naive", {"chunk_token_num": 32}).chunks)
+    large = list(chunk_document(data, "b.txt", "naive", {"chunk_token_num": "256"}).chunks)
+    default = list(chunk_document(data, "b.txt", "naive", None).chunks)
+    assert max(c.token_count for c in small) <= 32 < max(c.token_count for c in default) <= 128
+    assert len(large) < len(default) < len(small)
+    by_comma = list(chunk_document(b"a, b, c", "t.txt", "naive", {"chunk_token_num": 2, "delimiter": ","}).chunks)
+    assert [c.text for c in by_comma] == ["a,", "b,", "c"]
+
+
+def test_pages_from_parser_config():
+    data = make_pdf(["Page one", "Page two", "Page three"])
+    result = chunk_document(data, "p.pdf", "naive", {"pages": [[2, 3]]})
+    assert [(c.text, c.page) for c in result.chunks] == [("Page two\nPage three", 2)]
+    one = chunk_document(data, "p.pdf", "one", {"pages": [[3, 3]]})
+    assert [(c.text, c.page) for c in one.chunks] == [("Page three", 3)]
+
+
+def test_one_parser():
+    result = chunk_document(corpus_bytes("fake-power-point.pptx"), "deck.pptx", "one", {"chunk_token_num": 4})
+    chunks = list(result.chunks)
+    assert len(chunks) == 1 and chunks[0].text.startswith("Adding a Bullet Slide") and chunks[0].page == 1
+
+
+def test_chunk_document_is_lazy_and_failures_come_with_the_chunks():
+    result = chunk_document(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "scan.png", "naive", {})
+    with pytest.raises(UnsupportedFormat, match="OCR"):
+        list(result.chunks)
+    result = chunk_document(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "scan.png", "table", {})
+    with pytest.raises(UnsupportedFormat, match="OCR"):
+        list(result.chunks)
