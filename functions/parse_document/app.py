@@ -10,13 +10,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from kb_ingest.dal.blobs import S3FileStore, object_key, parse_upload_key
+from kb_ingest.dal.blobs import S3FileStore, S3InboxObjects, object_key, parse_upload_key
 from kb_ingest.dal.chunks import ChunkWriter, delete_other_runs
 from kb_ingest.dal.datasets import get_dataset_store
 from kb_ingest.dal.documents import get_document_store
 from kb_ingest.dal.events import EventBridgePublisher
 from kb_ingest.dal.queues import ParseQueue, delay_redelivery
 from kb_ingest.dal.runs import DynamoRunStore
+from kb_ingest.domain.inbox import inbox_dataset_id, reconcile_inbox_key
 from kb_ingest.domain.parse_runs import start_runs
 from kb_ingest.domain.parse_worker import ParseJob, run_parse
 from kb_ingest.domain.uploads import RetryLater, on_upload_landed
@@ -62,20 +63,34 @@ def parse_all(body: dict[str, Any]) -> None:
         ParseQueue().request_parse_all(body["tenant_id"], body["dataset_id"], after)
 
 
-def upload_landed(body: dict[str, Any]) -> None:
+def object_event(body: dict[str, Any]) -> None:
     for record in S3Event(body).records:
         key = unquote_plus(record.s3.get_object.key)  # S3 encodes keys (`+` for spaces, moto even `%2F`)
+        event_time = datetime.fromisoformat(record.event_time.replace("Z", "+00:00"))
+        age_seconds = (datetime.now(UTC) - event_time).total_seconds()
+        if inbox_dataset_id(key) is not None:
+            outcome = reconcile_inbox_key(
+                key,
+                age_seconds,
+                get_dataset_store(),
+                get_document_store(),
+                DynamoRunStore(),
+                ParseQueue(),
+                S3InboxObjects(),
+                get_settings().max_presigned_upload_bytes,
+            )
+            logger.info("drop folder", extra={"key": key, "event": record.event_name, "outcome": outcome})
+            continue
         upload = parse_upload_key(key)
         if upload is None or not record.event_name.startswith("ObjectCreated"):
             logger.info("S3 event ignored", extra={"key": key, "event": record.event_name})
             continue
-        event_time = datetime.fromisoformat(record.event_time.replace("Z", "+00:00"))
         outcome = on_upload_landed(
             get_document_store(),
             S3FileStore(),
             upload,
             int(record.s3.get_object.size or 0),
-            (datetime.now(UTC) - event_time).total_seconds(),
+            age_seconds,
             get_settings().upload_expiry_grace_seconds,
         )
         logger.info("upload landed", extra={"key": key, "outcome": outcome})
@@ -87,7 +102,7 @@ def handle_message(record: SQSRecord, lambda_context: Any) -> None:
         if body.get("Event") == "s3:TestEvent":
             return  # sent once when the bucket notification is configured
         if "Records" in body:
-            upload_landed(body)
+            object_event(body)
         elif body.get("job") == "parse":
             parse(body, record, lambda_context)
         elif body.get("job") == "parse_all":

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kb_ingest.dal.clients import client
+from kb_ingest.observability import logger
 from kb_ingest.settings import get_settings
 
 
@@ -124,3 +125,38 @@ def parse_upload_key(key: str) -> tuple[str, str, str] | None:
     if len(parts) != 4 or parts[0] != "uploads" or not all(parts[1:]):
         return None
     return parts[1], parts[2], parts[3]
+
+
+class S3InboxObjects:
+    """The drop folder's view of the bucket: what is there now, and where rejects go."""
+
+    @property
+    def bucket(self) -> str:
+        return get_settings().documents_bucket
+
+    def state(self, key: str) -> Any:
+        from kb_ingest.domain.inbox import ObjectState
+
+        try:
+            head = client("s3").head_object(Bucket=self.bucket, Key=key)
+        except client("s3").exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return ObjectState(size=int(head["ContentLength"]), etag=str(head.get("ETag", "")))
+
+    def reject(self, key: str, reason: str) -> str:
+        target = "rejected/" + key.split("/", 1)[1]
+        client("s3").copy_object(
+            Bucket=self.bucket,
+            Key=target,
+            CopySource={"Bucket": self.bucket, "Key": key},
+            MetadataDirective="REPLACE",
+            Metadata={"rejected-reason": quote(reason, safe=" "), "original-key": quote(key, safe="/")},
+        )
+        client("s3").delete_object(Bucket=self.bucket, Key=key)
+        logger.warning("drop-folder object rejected", extra={"key": key, "moved_to": target, "reason": reason})
+        return target
+
+    def delete_parse_output(self, tenant_id: str, dataset_id: str, document_id: str) -> None:
+        delete_prefix(parsed_prefix(tenant_id, dataset_id, document_id))

@@ -45,6 +45,12 @@ class DynamoDatasetStore:
         except DoesNotExist:
             return None
 
+    def find(self, dataset_id: str) -> Dataset | None:
+        """A dataset from its id alone (the drop folder knows no tenant)."""
+        for item in DatasetModel.by_dataset_id.query(dataset_id, limit=1):
+            return self.get(str(item.tenant_id), dataset_id)
+        return None
+
     def list_page(
         self, tenant_id: str, order: DatasetOrder, descending: bool, offset: int, count: int
     ) -> tuple[list[Dataset], int]:

@@ -19,7 +19,7 @@ from kb_ingest.dal.models import DatasetModel, DocumentModel, NameClaimModel
 from kb_ingest.dal.names import claimed_keys, document_name_scope, is_claimed
 from kb_ingest.dal.transactions import cancelled_by_condition, failed_positions, is_conflict
 from kb_ingest.domain.datasets import Dataset
-from kb_ingest.domain.documents import DatasetGone, Document, DocumentOrder, NameTaken
+from kb_ingest.domain.documents import DatasetGone, Document, DocumentExists, DocumentOrder, NameTaken
 from kb_ingest.domain.naming import first_free_name, name_key
 
 _MAX_ATTEMPTS = 20
@@ -147,6 +147,8 @@ class DynamoDocumentStore:
             except TransactWriteError as error:
                 if cancelled_by_condition(error, 0):
                     raise DatasetGone(dataset.id) from None
+                if any(position % 2 == 0 for position in failed_positions(error)):
+                    raise DocumentExists(batch[0].id) from None  # ids are chosen by the caller
                 if is_conflict(error) or failed_positions(error):
                     continue  # a name was taken a moment ago: pick names again
                 raise

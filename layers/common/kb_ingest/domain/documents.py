@@ -218,6 +218,10 @@ class NameTaken(Exception):
     pass
 
 
+class DocumentExists(Exception):
+    """A document with this id was created by someone else a moment ago."""
+
+
 class DatasetGone(Exception):
     """The dataset was deleted while documents were being added to it."""
 
@@ -284,10 +288,12 @@ def check_upload(files: list[IncomingFile], dataset: Dataset | None, max_bytes: 
     return checked
 
 
-def new_document(dataset: Dataset, name: str, kind: str, size: int, **extra: Any) -> Document:
+def new_document(
+    dataset: Dataset, name: str, kind: str, size: int, document_id: str | None = None, **extra: Any
+) -> Document:
     now = now_ms()
     return Document(
-        id=new_id(),
+        id=document_id or new_id(),
         kb_id=dataset.id,
         tenant_id=dataset.tenant_id,
         created_by=dataset.tenant_id,
