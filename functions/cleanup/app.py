@@ -4,6 +4,7 @@ uploads. On a schedule, re-queue purge jobs whose message was lost."""
 import json
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -38,6 +39,7 @@ def run_job(record: SQSRecord, lambda_context: Any) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    metrics.add_metric(name="MessagesReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     if event.get("source") == "aws.events":
         return {"requeued": resend_stale_purge_jobs(STALE_PURGE_JOB_MS)}
     return process_partial_response(event=event, record_handler=run_job, processor=processor, context=context)
