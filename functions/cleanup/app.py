@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from kb_ingest.dal.blobs import S3FileStore, upload_key
+from kb_ingest.dal.blobs import S3FileStore
 from kb_ingest.dal.documents import get_document_store
 from kb_ingest.dal.purge import purge_dataset, resend_stale_purge_jobs
 from kb_ingest.dal.queues import CleanupQueue
@@ -28,8 +28,7 @@ def run_job(record: SQSRecord, lambda_context: Any) -> None:
             CleanupQueue().request_purge(tenant_id, dataset_id)
         logger.info("purge step", extra={"dataset_id": dataset_id, "finished": finished})
     elif job["job"] == "expire_upload":
-        key = upload_key(tenant_id, dataset_id, job["document_id"])
-        outcome = expire_upload(get_document_store(), S3FileStore(), key, dataset_id, job["document_id"])
+        outcome = expire_upload(get_document_store(), S3FileStore(), dataset_id, job["document_id"])
         logger.info("upload expiry", extra={"document_id": job["document_id"], "outcome": outcome})
     else:
         logger.warning("unknown cleanup job dropped", extra={"job": job})

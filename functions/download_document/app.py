@@ -4,7 +4,7 @@ big for a Lambda response answer with a redirect to a short-lived presigned URL.
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
-from kb_ingest.dal.blobs import content_disposition
+from kb_ingest.dal.blobs import content_disposition, object_key
 from kb_ingest.domain import documents
 from kb_ingest.http.app import create_app, lambda_handler
 from kb_ingest.http.deps import Datasets, Documents, Files, TenantId
@@ -21,9 +21,9 @@ def download_document(
     document = documents.document_to_download(store, dataset, dataset_id, document_id)
     settings = get_settings()
     if document.size > settings.max_inline_download_bytes:
-        url = files.download_url(tenant_id, dataset_id, document_id, document.name, settings.presigned_download_seconds)
+        url = files.download_url(object_key(document), document.name, settings.presigned_download_seconds)
         return RedirectResponse(url, status_code=302)
-    content = files.read(tenant_id, dataset_id, document_id)
+    content, _ = files.read_object(object_key(document))
     return Response(
         content,
         media_type="application/octet-stream",

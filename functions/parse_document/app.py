@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from kb_ingest.dal.blobs import S3FileStore, S3InboxObjects, object_key, parse_upload_key
+from kb_ingest.dal.blobs import S3FileStore, S3InboxObjects, object_key, parse_incoming_key
 from kb_ingest.dal.chunks import ChunkWriter, delete_other_runs
 from kb_ingest.dal.datasets import get_dataset_store
 from kb_ingest.dal.documents import get_document_store
@@ -82,13 +82,14 @@ def object_event(body: dict[str, Any]) -> None:
             )
             logger.info("drop folder", extra={"key": key, "event": record.event_name, "outcome": outcome})
             continue
-        upload = parse_upload_key(key)
+        upload = parse_incoming_key(key)
         if upload is None or not record.event_name.startswith("ObjectCreated"):
             logger.info("S3 event ignored", extra={"key": key, "event": record.event_name})
             continue
         outcome = on_upload_landed(
             get_document_store(),
             S3FileStore(),
+            key,
             upload,
             int(record.s3.get_object.size or 0),
             age_seconds,

@@ -132,6 +132,31 @@ def reset_sdk_caches() -> None:
                 cls._connection = None
 
 
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def serialize_moto_dynamodb() -> None:
+    """Make moto's DynamoDB handle one request at a time.
+
+    moto runs TransactWriteItems by deep-copying the tables and putting the copies back when a
+    condition fails, with no lock: two transactions in flight at once (the threaded server does
+    that) undo each other's writes or see a half-restored table. Real DynamoDB isolates them,
+    so the local stack serializes DynamoDB requests to behave the same; S3 and SQS are untouched.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.call_action, "_serialized", False):
+        return
+    original = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return original(self)
+
+    call_action._serialized = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
 class LocalStack:
     """The template's storage and messaging resources, served by an embedded moto server."""
 
@@ -201,6 +226,8 @@ class LocalStack:
             if self._started:
                 return self
             from moto.server import ThreadedMotoServer
+
+            serialize_moto_dynamodb()
 
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request otherwise
             self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)

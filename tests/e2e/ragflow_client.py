@@ -29,16 +29,16 @@ class RagflowSdkCalls:
         listing = requests.get(self.dataset_url, headers=self.authorization_header).json()
         return next((d["id"] for d in listing["data"] if d["name"] == name), None)
 
-    def get_dataset(self, name: str) -> dict[str, Any]:
-        url = f"{self.dataset_url}/{self.find_dataset_id_by_name(name)}"
+    def get_dataset(self, dataset_name: str) -> dict[str, Any]:
+        url = f"{self.dataset_url}/{self.find_dataset_id_by_name(dataset_name)}"
         return requests.get(url, headers=self.authorization_header).json()
 
-    def update_dataset(self, name: str, **params: Any) -> dict[str, Any]:
-        url = f"{self.dataset_url}/{self.find_dataset_id_by_name(name)}"
+    def update_dataset(self, dataset_name: str, **params: Any) -> dict[str, Any]:
+        url = f"{self.dataset_url}/{self.find_dataset_id_by_name(dataset_name)}"
         return requests.put(url, json=params, headers=self.authorization_header).json()
 
-    def delete_dataset(self, name: str) -> dict[str, Any]:
-        url = f"{self.dataset_url}/{self.find_dataset_id_by_name(name)}"
+    def delete_dataset(self, dataset_name: str) -> dict[str, Any]:
+        url = f"{self.dataset_url}/{self.find_dataset_id_by_name(dataset_name)}"
         return requests.delete(url, headers=self.authorization_header).json()
 
     def upload_local_file(self, dataset_id: str, file_paths: list[str]) -> dict[str, Any]:

@@ -112,14 +112,16 @@ def _s3_records(sqs, url, wait_seconds=5.0):
     return records
 
 
-def test_upload_under_uploads_reaches_the_parse_queue(stack):
+def test_presigned_and_drop_folder_objects_reach_the_parse_queue_and_nothing_else(stack):
     s3, sqs = stack.client("s3"), stack.client("sqs")
     bucket = stack.bucket_names["DocumentsBucket"]
     s3.put_object(Bucket=bucket, Key="parsed/ignored.json", Body=b"{}")
-    s3.put_object(Bucket=bucket, Key="uploads/t1/kb1/doc one.txt", Body=b"hello")
+    s3.put_object(Bucket=bucket, Key="uploads/t1/kb1/api-upload", Body=b"{}")
+    s3.put_object(Bucket=bucket, Key="incoming/t1/kb1/doc one.txt", Body=b"hello")
+    s3.put_object(Bucket=bucket, Key="inbox/kb1/sub dir/notes.md", Body=b"hello")
     records = _s3_records(sqs, stack.queue_urls["ParseQueue"])
-    keys = [unquote_plus(r["s3"]["object"]["key"]) for r in records]
-    assert keys == ["uploads/t1/kb1/doc one.txt"]
+    keys = sorted(unquote_plus(r["s3"]["object"]["key"]) for r in records)
+    assert keys == ["inbox/kb1/sub dir/notes.md", "incoming/t1/kb1/doc one.txt"]
     assert records[0]["eventName"].startswith("ObjectCreated:")
     assert records[0]["s3"]["bucket"]["name"] == bucket
 

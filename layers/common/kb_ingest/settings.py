@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     # Largest JSON body a dataset route reads; anything bigger is refused before parsing.
     max_json_body_bytes: int = 1024 * 1024
     # Largest file accepted through the multipart upload route.
-    max_upload_bytes: int = 4_718_592
+    max_upload_bytes: int = 4 * 1024**2
     # Seconds a verified API key is trusted before it is looked up again (0 = every request;
     # a revoked key stops working within this many seconds).
     api_key_cache_seconds: float = 0.0

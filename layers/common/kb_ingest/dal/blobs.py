@@ -2,7 +2,8 @@
 
 Keys are chosen by the service from ids only; a user's filename is metadata and never becomes
 a path component.
-  uploads/{tenant}/{dataset}/{document}      the original file (S3 events feed the parse queue)
+  uploads/{tenant}/{dataset}/{document}      files uploaded through the API (no S3 events)
+  incoming/{tenant}/{dataset}/{document}     presigned uploads (S3 events complete the document)
   parsed/{tenant}/{dataset}/{document}/...   parse output (no events)
   inbox/{dataset}/...                        the drop folder
 """
@@ -18,6 +19,11 @@ from kb_ingest.settings import get_settings
 
 def upload_key(tenant_id: str, dataset_id: str, document_id: str) -> str:
     return f"uploads/{tenant_id}/{dataset_id}/{document_id}"
+
+
+def incoming_key(tenant_id: str, dataset_id: str, document_id: str) -> str:
+    """Where a presigned upload lands: the only prefix besides the drop folder with S3 events."""
+    return f"incoming/{tenant_id}/{dataset_id}/{document_id}"
 
 
 def object_key(document: Any) -> str:
@@ -80,9 +86,15 @@ class S3FileStore:
                 return None
             raise
 
-    def delete_document_files(self, tenant_id: str, dataset_id: str, document_id: str) -> None:
-        client("s3").delete_object(Bucket=self.bucket, Key=upload_key(tenant_id, dataset_id, document_id))
-        delete_prefix(parsed_prefix(tenant_id, dataset_id, document_id))
+    incoming_key = staticmethod(incoming_key)
+
+    def delete_object(self, key: str) -> None:
+        client("s3").delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_files(self, document: Any) -> None:
+        """The document's file (wherever it came from) and its parse output."""
+        client("s3").delete_object(Bucket=self.bucket, Key=object_key(document))
+        delete_prefix(parsed_prefix(document.tenant_id, document.kb_id, document.id))
 
     def download_url(self, key: str, filename: str, seconds: int) -> str:
         """A short-lived GET URL that names the file the way a browser download would."""
@@ -99,14 +111,12 @@ class S3FileStore:
             )
         )
 
-    def upload_form(
-        self, tenant_id: str, dataset_id: str, document_id: str, max_bytes: int, seconds: int
-    ) -> dict[str, Any]:
+    def upload_form(self, key: str, max_bytes: int, seconds: int) -> dict[str, Any]:
         """A presigned POST (URL and form fields) for one object of at most max_bytes."""
         return dict(
             client("s3").generate_presigned_post(
                 Bucket=self.bucket,
-                Key=upload_key(tenant_id, dataset_id, document_id),
+                Key=key,
                 Conditions=[["content-length-range", 0, max_bytes]],
                 ExpiresIn=seconds,
             )
@@ -119,10 +129,10 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def parse_upload_key(key: str) -> tuple[str, str, str] | None:
-    """(tenant, dataset, document) of an `uploads/` key, or None for any other key."""
+def parse_incoming_key(key: str) -> tuple[str, str, str] | None:
+    """(tenant, dataset, document) of an `incoming/` key, or None for any other key."""
     parts = key.split("/")
-    if len(parts) != 4 or parts[0] != "uploads" or not all(parts[1:]):
+    if len(parts) != 4 or parts[0] != "incoming" or not all(parts[1:]):
         return None
     return parts[1], parts[2], parts[3]
 

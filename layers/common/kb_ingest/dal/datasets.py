@@ -6,13 +6,12 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from kb_ingest.clock import now_ms
 from kb_ingest.dal.models import DatasetModel, NameClaimModel, PurgeJobModel
 from kb_ingest.dal.names import dataset_name_scope, is_claimed
-from kb_ingest.dal.transactions import cancelled_by_condition, is_conflict
+from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetOrder, NameTaken
 from kb_ingest.domain.naming import first_free_name, name_key
 
@@ -74,14 +73,15 @@ class DynamoDatasetStore:
             candidate = first_free_name(candidate, lambda name: is_claimed(scope, name))
             stored = replace(dataset, name=candidate)
             try:
-                with TransactWrite(connection=self._connection) as transaction:
+                with Transaction(self._connection) as transaction:
                     transaction.save(
+                        "name",
                         NameClaimModel(scope, name_key(candidate), owner_id=dataset.id),
                         condition=NameClaimModel.scope.does_not_exist(),
                     )
-                    transaction.save(_to_item(stored), condition=DatasetModel.id.does_not_exist())
-            except TransactWriteError as error:
-                if cancelled_by_condition(error, 0) or is_conflict(error):
+                    transaction.save("dataset", _to_item(stored), condition=DatasetModel.id.does_not_exist())
+            except TransactionCancelled as cancelled:
+                if "name" in cancelled.failed or cancelled.conflict:
                     continue  # somebody took this name a moment ago: look for the next free one
                 raise
             return stored
@@ -107,26 +107,28 @@ class DynamoDatasetStore:
         actions = [*actions, DatasetModel.name.set(new_name), DatasetModel.name_key.set(new_key)]
         for _ in range(_MAX_ATTEMPTS):
             try:
-                with TransactWrite(connection=self._connection) as transaction:
+                with Transaction(self._connection) as transaction:
                     transaction.update(
+                        "dataset",
                         DatasetModel(dataset.tenant_id, dataset.id),
                         actions=actions,
                         condition=DatasetModel.id.exists() & (DatasetModel.name_key == old_key),
                     )
                     if new_key != old_key:
                         transaction.save(
+                            "new name",
                             NameClaimModel(scope, new_key, owner_id=dataset.id),
                             condition=NameClaimModel.scope.does_not_exist(),
                         )
                         transaction.delete(
-                            NameClaimModel(scope, old_key), condition=NameClaimModel.owner_id == dataset.id
+                            "old name",
+                            NameClaimModel(scope, old_key),
+                            condition=NameClaimModel.owner_id == dataset.id,
                         )
-            except TransactWriteError as error:
-                if is_conflict(error):
-                    continue
-                if new_key != old_key and cancelled_by_condition(error, 1):
+            except TransactionCancelled as cancelled:
+                if "new name" in cancelled.failed:
                     raise NameTaken(new_name) from None
-                if cancelled_by_condition(error, 0):
+                if cancelled.failed or cancelled.conflict:
                     current = self.get(dataset.tenant_id, dataset.id)
                     if current is None:
                         return None
@@ -144,21 +146,22 @@ class DynamoDatasetStore:
             if current is None:
                 return False
             try:
-                with TransactWrite(connection=self._connection) as transaction:
+                with Transaction(self._connection) as transaction:
                     transaction.delete(
+                        "dataset",
                         DatasetModel(current.tenant_id, current.id),
                         condition=DatasetModel.name_key == name_key(current.name),
                     )
                     transaction.delete(
+                        "name",
                         NameClaimModel(scope, name_key(current.name)),
                         condition=NameClaimModel.owner_id == current.id,
                     )
                     # The job outlives the request: if the queue message is lost, the sweep finds it.
-                    transaction.save(PurgeJobModel(current.id, tenant_id=current.tenant_id, requested_at=now_ms()))
-            except TransactWriteError as error:
-                if is_conflict(error) or cancelled_by_condition(error, 0):
-                    continue  # renamed or deleted meanwhile: read it again
-                raise
+                    job = PurgeJobModel(current.id, tenant_id=current.tenant_id, requested_at=now_ms())
+                    transaction.save("purge job", job)
+            except TransactionCancelled:
+                continue  # renamed or deleted meanwhile: read it again
             return True
         raise RuntimeError("could not delete the dataset: too much contention")
 

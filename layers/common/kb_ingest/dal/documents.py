@@ -12,12 +12,11 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from kb_ingest.dal.models import DatasetModel, DocumentModel, NameClaimModel
 from kb_ingest.dal.names import claimed_keys, document_name_scope, is_claimed
-from kb_ingest.dal.transactions import cancelled_by_condition, failed_positions, is_conflict
+from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset
 from kb_ingest.domain.documents import DatasetGone, Document, DocumentExists, DocumentOrder, NameTaken
 from kb_ingest.domain.naming import first_free_name, name_key
@@ -132,31 +131,28 @@ class DynamoDocumentStore:
                 known[name_key(name)] = True  # taken by this batch from now on
                 named.append(replace(document, name=name, location=name))
             try:
-                with self._transaction() as transaction:
+                with Transaction(self._connection) as transaction:
                     transaction.update(
+                        "dataset",
                         DatasetModel(dataset.tenant_id, dataset.id),
                         actions=[DatasetModel.doc_num.add(len(named))],
                         condition=DatasetModel.id.exists(),
                     )
                     for document in named:
                         transaction.save(
+                            f"name {document.id}",
                             NameClaimModel(scope, name_key(document.name), owner_id=document.id),
                             condition=NameClaimModel.scope.does_not_exist(),
                         )
-                        transaction.save(to_item(document))
-            except TransactWriteError as error:
-                if cancelled_by_condition(error, 0):
+                        transaction.save(f"document {document.id}", to_item(document))
+            except TransactionCancelled as cancelled:
+                if "dataset" in cancelled.failed:
                     raise DatasetGone(dataset.id) from None
-                if any(position % 2 == 0 for position in failed_positions(error)):
-                    raise DocumentExists(batch[0].id) from None  # ids are chosen by the caller
-                if is_conflict(error) or failed_positions(error):
-                    continue  # a name was taken a moment ago: pick names again
-                raise
+                if any(label.startswith("document ") for label in cancelled.failed):
+                    raise DocumentExists(batch[0].id) from None  # ids chosen by the caller (drop folder)
+                continue  # a name was taken a moment ago: pick names again
             return [replace(document, version=1) for document in named]
         raise RuntimeError("could not claim document names: too much contention")
-
-    def _transaction(self) -> TransactWrite:
-        return TransactWrite(connection=self._connection)
 
     def update(self, document: Document, values: dict[str, Any], new_name: str | None) -> Document | None:
         for _ in range(_MAX_ATTEMPTS):
@@ -167,8 +163,8 @@ class DynamoDocumentStore:
                     item.update(actions=actions)
                 else:
                     self._rename(item, document, new_name, actions)
-            except (UpdateError, TransactWriteError) as error:
-                if isinstance(error, TransactWriteError) and cancelled_by_condition(error, 1):
+            except (UpdateError, TransactionCancelled) as error:
+                if isinstance(error, TransactionCancelled) and "new name" in error.failed:
                     raise NameTaken(new_name) from None
                 if _is_stale(error):
                     fresh = self.get(document.kb_id, document.id)
@@ -183,30 +179,37 @@ class DynamoDocumentStore:
     def _rename(self, item: DocumentModel, document: Document, new_name: str, actions: list[Any]) -> None:
         scope = document_name_scope(document.kb_id)
         old_key, new_key = name_key(document.name), name_key(new_name)
-        with self._transaction() as transaction:
+        with Transaction(self._connection) as transaction:
             transaction.update(
-                item, actions=[*actions, DocumentModel.name.set(new_name), DocumentModel.name_key.set(new_key)]
+                "document",
+                item,
+                actions=[*actions, DocumentModel.name.set(new_name), DocumentModel.name_key.set(new_key)],
             )
             if new_key != old_key:
                 transaction.save(
+                    "new name",
                     NameClaimModel(scope, new_key, owner_id=document.id),
                     condition=NameClaimModel.scope.does_not_exist(),
                 )
-                transaction.delete(NameClaimModel(scope, old_key), condition=NameClaimModel.owner_id == document.id)
+                transaction.delete(
+                    "old name", NameClaimModel(scope, old_key), condition=NameClaimModel.owner_id == document.id
+                )
 
     def remove(self, document: Document) -> bool:
         scope = document_name_scope(document.kb_id)
         count_on_dataset = True
         for _ in range(_MAX_ATTEMPTS):
             try:
-                with self._transaction() as transaction:
-                    transaction.delete(to_item(document))
+                with Transaction(self._connection) as transaction:
+                    transaction.delete("document", to_item(document))
                     transaction.delete(
+                        "name",
                         NameClaimModel(scope, name_key(document.name)),
                         condition=NameClaimModel.owner_id == document.id,
                     )
                     if count_on_dataset:
                         transaction.update(
+                            "dataset",
                             DatasetModel(document.tenant_id, document.kb_id),
                             actions=[
                                 DatasetModel.doc_num.add(-1),
@@ -215,24 +218,22 @@ class DynamoDocumentStore:
                             ],
                             condition=DatasetModel.id.exists(),
                         )
-            except TransactWriteError as error:
-                if count_on_dataset and cancelled_by_condition(error, 2):
+            except TransactionCancelled as cancelled:
+                if "dataset" in cancelled.failed:
                     count_on_dataset = False  # the dataset itself is being deleted: no counts to keep
-                    continue
-                if is_conflict(error) or cancelled_by_condition(error, 0) or cancelled_by_condition(error, 1):
-                    fresh = self.get(document.kb_id, document.id)
-                    if fresh is None:
-                        return False
-                    document = fresh
-                    continue
-                raise
+                fresh = self.get(document.kb_id, document.id)
+                if fresh is None:
+                    return False
+                document = fresh
+                continue
             return True
         raise RuntimeError("could not remove the document: too much contention")
 
 
 def _is_stale(error: Exception) -> bool:
-    if isinstance(error, TransactWriteError):
-        return is_conflict(error) or cancelled_by_condition(error, 0)
+    """Somebody changed the document since it was read: read it again and retry."""
+    if isinstance(error, TransactionCancelled):
+        return True
     return (
         isinstance(error, UpdateError | DeleteError) and error.cause_response_code == "ConditionalCheckFailedException"
     )

@@ -8,13 +8,12 @@ late message, a restart or a stop can never be overwritten by an older run.
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
-from pynamodb.transactions import TransactWrite
 
 from kb_ingest.dal.documents import to_domain, to_item
 from kb_ingest.dal.models import DatasetModel, DocumentModel
-from kb_ingest.dal.transactions import cancelled_by_condition, is_conflict
+from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.documents import Document
 from kb_ingest.domain.parse_runs import RunFailure, RunResult, RunStart, retry_delay_ms, with_entry
 
@@ -67,10 +66,11 @@ class DynamoRunStore:
             if run.reset_attempts:
                 actions += [DocumentModel.attempts.set(0), DocumentModel.next_retry_at.remove()]
             try:
-                with TransactWrite(connection=self._connection) as transaction:
-                    transaction.update(to_item(document), actions=actions)
+                with Transaction(self._connection) as transaction:
+                    transaction.update("document", to_item(document), actions=actions)
                     if document.chunk_num or document.token_num:
                         transaction.update(
+                            "dataset",
                             DatasetModel(document.tenant_id, document.kb_id),
                             actions=[
                                 DatasetModel.chunk_num.add(-document.chunk_num),
@@ -78,16 +78,14 @@ class DynamoRunStore:
                             ],
                             condition=DatasetModel.id.exists(),
                         )
-            except TransactWriteError as error:
-                if is_conflict(error) or cancelled_by_condition(error, 0):
-                    fresh = self._get(document)
-                    if fresh is None:
-                        return None
-                    document = fresh
-                    continue
-                if cancelled_by_condition(error, 1):
+            except TransactionCancelled as cancelled:
+                if "dataset" in cancelled.failed:
                     return None  # the dataset is being deleted
-                raise
+                fresh = self._get(document)
+                if fresh is None:
+                    return None
+                document = fresh
+                continue
             return self._get(document)
         raise RuntimeError("could not start the run: too much contention")
 
@@ -157,22 +155,22 @@ class DynamoRunStore:
             DocumentModel.lease_until.remove(),
         ]
         try:
-            with TransactWrite(connection=self._connection) as transaction:
+            with Transaction(self._connection) as transaction:
                 transaction.update(
+                    "document",
                     DocumentModel(document.kb_id, document.id),
                     actions=actions,
                     condition=_of_run(run_id),
                     add_version_condition=False,
                 )
                 transaction.update(
+                    "dataset",
                     DatasetModel(document.tenant_id, document.kb_id),
                     actions=[DatasetModel.chunk_num.add(chunk_num), DatasetModel.token_num.add(token_num)],
                     condition=DatasetModel.id.exists(),
                 )
-        except TransactWriteError as error:
-            if cancelled_by_condition(error, 0) or cancelled_by_condition(error, 1) or is_conflict(error):
-                return False
-            raise
+        except TransactionCancelled:
+            return False  # stopped, superseded, or its dataset deleted: nothing of this run counts
         return True
 
     def end(

@@ -252,7 +252,8 @@ class DocumentStore(Protocol):
 class FileStore(Protocol):
     def put(self, tenant_id: str, dataset_id: str, document_id: str, content: bytes, filename: str) -> None: ...
 
-    def delete_document_files(self, tenant_id: str, dataset_id: str, document_id: str) -> None: ...
+    def delete_files(self, document: Document) -> None:
+        """The document's file and its parse output."""
 
 
 # ---------------------------------------------------------------- upload
@@ -320,14 +321,14 @@ def upload_documents(
         for (name, kind), incoming in zip(checked, files, strict=True)
     ]
     # Files first, records second: until the records exist nobody can see the files, and an
-    # object whose record never came is reclaimed by the parse queue's orphan check.
+    # object whose record never came is reclaimed by the scheduled sweep of uploads/.
     for document, incoming in zip(documents, files, strict=True):
         files_store.put(dataset.tenant_id, dataset.id, document.id, incoming.content, document.name)
     try:
         stored = store.add(dataset, documents)
     except DatasetGone:
         for document in documents:
-            files_store.delete_document_files(dataset.tenant_id, dataset.id, document.id)
+            files_store.delete_files(document)
         raise DataError("Can't find this dataset") from None
     return [document.to_api() for document in stored]
 
@@ -412,7 +413,7 @@ def delete_document(
     document = store.get(dataset_id, document_id)
     if document is None or not store.remove(document):
         raise DataError(f"Document {document_id} not found!")
-    files_store.delete_document_files(tenant_id, dataset_id, document_id)
+    files_store.delete_files(document)
     return True
 
 

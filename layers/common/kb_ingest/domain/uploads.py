@@ -10,20 +10,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from kb_ingest.clock import now_ms, rfc1123
+from kb_ingest.clock import new_id, now_ms, rfc1123
 from kb_ingest.domain.datasets import Dataset
-from kb_ingest.domain.documents import DatasetGone, DocumentStore, IncomingFile, check_upload, new_document
+from kb_ingest.domain.documents import DatasetGone, Document, DocumentStore, IncomingFile, check_upload, new_document
 from kb_ingest.domain.errors import ArgumentError, DataError
 
 
 class UploadSlots(Protocol):
-    def upload_form(
-        self, tenant_id: str, dataset_id: str, document_id: str, max_bytes: int, seconds: int
-    ) -> dict[str, Any]: ...
+    def incoming_key(self, tenant_id: str, dataset_id: str, document_id: str) -> str: ...
+
+    def upload_form(self, key: str, max_bytes: int, seconds: int) -> dict[str, Any]: ...
 
     def size_of(self, key: str) -> int | None: ...
 
-    def delete_document_files(self, tenant_id: str, dataset_id: str, document_id: str) -> None: ...
+    def delete_files(self, document: Document) -> None: ...
+
+    def delete_object(self, key: str) -> None: ...
 
 
 class ExpiryScheduler(Protocol):
@@ -60,11 +62,14 @@ def request_upload(
     [(clean_name, kind)] = check_upload([IncomingFile(name, b"")], dataset, limits.max_bytes)
     assert dataset is not None
     expires_at = now_ms() + limits.url_seconds * 1000
+    document_id = new_id()
     document = new_document(
         dataset,
         clean_name,
         kind,
         size,
+        document_id,
+        source_key=slots.incoming_key(dataset.tenant_id, dataset.id, document_id),
         upload_status="pending",
         progress_msg=f"Waiting for the file to be uploaded (the upload URL expires {rfc1123(expires_at)}).",
     )
@@ -74,7 +79,8 @@ def request_upload(
         [stored] = store.add(dataset, [document])
     except DatasetGone:
         raise DataError("Can't find this dataset") from None
-    form = slots.upload_form(dataset.tenant_id, dataset.id, stored.id, size, limits.url_seconds)
+    assert stored.source_key is not None
+    form = slots.upload_form(stored.source_key, size, limits.url_seconds)
     return {
         "document": stored.to_api(),
         "upload": {
@@ -101,7 +107,7 @@ def complete_upload(
         return "already complete"
     now = now_ms()
     if size > document.size:
-        slots.delete_document_files(document.tenant_id, dataset_id, document_id)
+        slots.delete_files(document)
         store.update(
             document,
             {
@@ -119,12 +125,13 @@ def complete_upload(
     return "completed"
 
 
-def expire_upload(store: DocumentStore, slots: UploadSlots, upload_key: str, dataset_id: str, document_id: str) -> str:
+def expire_upload(store: DocumentStore, slots: UploadSlots, dataset_id: str, document_id: str) -> str:
     """The upload URL has expired: keep the document if its file arrived, remove it if not."""
     document = store.get(dataset_id, document_id)
     if document is None or document.upload_status != "pending":
         return "nothing to do"
-    size = slots.size_of(upload_key)
+    assert document.source_key is not None
+    size = slots.size_of(document.source_key)
     if size is not None:  # arrived, but its event has not been handled yet
         return complete_upload(store, slots, dataset_id, document_id, size)
     store.remove(document)
@@ -142,19 +149,20 @@ class RetryLater(Exception):
 def on_upload_landed(
     store: DocumentStore,
     slots: UploadSlots,
-    key: tuple[str, str, str],
+    key: str,
+    ids: tuple[str, str, str],
     size: int,
     age_seconds: float,
     grace_seconds: int,
 ) -> str:
     """An object landed under uploads/: complete its document, or reclaim it when no document
     will ever claim it (the request that wrote it died before writing the record)."""
-    tenant_id, dataset_id, document_id = key
+    _, dataset_id, document_id = ids
     outcome = complete_upload(store, slots, dataset_id, document_id, size)
     if outcome != "no document":
         return outcome
     if age_seconds < grace_seconds:
-        # The upload route writes the file before the record: give it time to finish.
+        # A moment after the record's removal, or before it exists: look again later.
         raise RetryLater(f"no record yet for {document_id}", grace_seconds)
-    slots.delete_document_files(tenant_id, dataset_id, document_id)
+    slots.delete_object(key)
     return "orphan removed"
