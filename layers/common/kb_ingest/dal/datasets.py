@@ -19,7 +19,7 @@ _MAX_ATTEMPTS = 20
 _FIELDS = tuple(Dataset.__dataclass_fields__)
 
 
-def _to_domain(item: DatasetModel) -> Dataset:
+def to_domain(item: DatasetModel) -> Dataset:
     values: dict[str, Any] = {name: getattr(item, name) for name in _FIELDS}
     for counter in ("chunk_num", "doc_num", "token_num", "create_time", "update_time"):
         values[counter] = int(values[counter] or 0)
@@ -40,7 +40,7 @@ class DynamoDatasetStore:
     # ------------------------------------------------------------ reads
     def get(self, tenant_id: str, dataset_id: str) -> Dataset | None:
         try:
-            return _to_domain(DatasetModel.get(tenant_id, dataset_id, consistent_read=True))
+            return to_domain(DatasetModel.get(tenant_id, dataset_id, consistent_read=True))
         except DoesNotExist:
             return None
 
@@ -63,7 +63,7 @@ class DynamoDatasetStore:
         limit = None if count < 0 else offset + count
         items = list(index.query(tenant_id, scan_index_forward=not descending, limit=limit, consistent_read=True))
         skipped = min(offset, len(items))
-        return [_to_domain(item) for item in items[offset:]], skipped
+        return [to_domain(item) for item in items[offset:]], skipped
 
     # ------------------------------------------------------------ writes
     def create(self, dataset: Dataset) -> Dataset:
@@ -98,7 +98,7 @@ class DynamoDatasetStore:
                 if error.cause_response_code == "ConditionalCheckFailedException":
                     return None
                 raise
-            return _to_domain(item)
+            return to_domain(item)
         return self._rename(dataset, changes.name, actions)
 
     def _rename(self, dataset: Dataset, new_name: str, actions: list[Any]) -> Dataset | None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kb_ingest.clock import new_id, now_ms
+from kb_ingest.clock import new_id, now_ms, rfc1123
 from kb_ingest.domain.datasets import Dataset, parse_int
 from kb_ingest.domain.documents import RUN_STATUS_NAMES, Document, DocumentStore
 from kb_ingest.domain.errors import ArgumentError, DataError, RangeError
@@ -295,3 +295,17 @@ def chunk_page(
     else:
         chunks = read(document.tenant_id, dataset.id, document.id, document.chunks_run_id, offset, count)
     return {"chunks": chunks, "total": document.chunk_num, "run": RUN_STATUS_NAMES.get(document.run, "UNSTART")}
+
+
+def parse_history(store: DocumentStore, dataset: Dataset | None, dataset_id: str, document_id: str) -> dict[str, Any]:
+    dataset = _require_dataset(dataset, dataset_id)
+    document = store.get(dataset.id, document_id)
+    if document is None:
+        raise ArgumentError(f"This document '{document_id}' cannot be found!")
+    return {
+        "history": [{**entry, "at": rfc1123(entry["at"])} for entry in reversed(document.history)],
+        "attempts": document.attempts,
+        "max_attempts": document.max_attempts,
+        "next_retry_at": rfc1123(document.next_retry_at) if document.next_retry_at else None,
+        "status": RUN_STATUS_NAMES.get(document.run, "UNSTART"),
+    }
