@@ -210,7 +210,7 @@ def test_list_documents_fields(api):
 # ---------------------------------------------------------------- update
 def test_update_checks_in_the_contract_order(api):
     dataset_id = api.create_dataset()
-    [doc, other] = api.upload(dataset_id, {"doc.txt": b"1", "other.txt": b"2"})
+    [doc, _other] = api.upload(dataset_id, {"doc.txt": b"1", "other.txt": b"2"})
     path = f"/dataset/{dataset_id}/documents/{doc['id']}"
     cases = [
         ({"color": "red"}, {"code": 101, "message": "color is an illegal parameter."}),

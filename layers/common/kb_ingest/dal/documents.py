@@ -129,7 +129,8 @@ class DynamoDocumentStore:
             for document in batch:
                 name = first_free_name(document.name, is_taken)
                 known[name_key(name)] = True  # taken by this batch from now on
-                named.append(replace(document, name=name, location=name))
+                location = document.location if document.source_type == "s3" else name  # drop folder: its key
+                named.append(replace(document, name=name, location=location))
             try:
                 with Transaction(self._connection) as transaction:
                     transaction.update(
