@@ -37,9 +37,14 @@ WAIT_SECONDS = 1
 # everything is made visible again when the run ends (or by SQS after this long if it dies).
 DRY_RUN_VISIBILITY = 30
 SUMMARY_CHARS = 80
+MAX_BATCH_BYTES = 250_000  # SendMessageBatch takes 256 KiB in all (bodies and attributes)
 _SEND_ATTRIBUTE_FIELDS = ("DataType", "StringValue", "BinaryValue")
 # System attributes that a FIFO destination needs back.
 _FIFO_ATTRIBUTES = ("MessageGroupId", "MessageDeduplicationId")
+
+
+def _messages(n: int) -> str:
+    return f"{n} message" + ("" if n == 1 else "s")
 
 
 class RedriveError(Exception):
@@ -77,11 +82,11 @@ class RedriveReport:
     def format(self) -> str:
         if self.dry_run:
             head = (
-                f"dry run: {len(self.messages)} messages on {self.dlq_url} would go to {self.queue_url}; "
+                f"dry run: {_messages(len(self.messages))} on {self.dlq_url} would go to {self.queue_url}; "
                 "nothing was sent or deleted (received with a short visibility timeout and made visible again)"
             )
         else:
-            head = f"moved {len(self.moved)} messages from {self.dlq_url} to {self.queue_url}"
+            head = f"moved {_messages(len(self.moved))} from {self.dlq_url} to {self.queue_url}"
             if self.failed:
                 head += f"; {len(self.failed)} could not be sent and stay on the dead-letter queue"
         lines = [head]
@@ -156,11 +161,14 @@ def redrive(
             messages = sqs.receive_message(**receive).get("Messages", [])
             fresh = [m for m in messages if m["MessageId"] not in seen]
             if dry_run:
-                held.extend({"Id": "", "ReceiptHandle": m["ReceiptHandle"]} for m in messages)
+                held.extend(handle(m) for m in messages)
             elif len(fresh) < len(messages):
-                # Messages this run could not send came back: leave them visible for another try.
                 again = [m for m in messages if m["MessageId"] in seen]
-                _release(sqs, dlq_url, [{"Id": "", "ReceiptHandle": m["ReceiptHandle"]} for m in again])
+                moved = {m.message_id for m in report.moved}
+                # A second delivery of a message already moved: the copy goes too.
+                _delete(sqs, dlq_url, [m for m in again if m["MessageId"] in moved])
+                # Messages this run could not send came back: leave them visible for another try.
+                _release(sqs, dlq_url, [handle(m) for m in again if m["MessageId"] not in moved])
             if not fresh:
                 break  # empty, or (dry run) only what this run already holds came back
             seen.update(m["MessageId"] for m in fresh)
@@ -174,45 +182,75 @@ def redrive(
     return report
 
 
+def handle(message: dict[str, Any]) -> dict[str, str]:
+    return {"Id": "", "ReceiptHandle": message["ReceiptHandle"]}
+
+
+def _entry(message: dict[str, Any], position: int, fifo: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"Id": str(position), "MessageBody": message["Body"]}
+    attributes = _send_attributes(message.get("MessageAttributes"))
+    if attributes:
+        entry["MessageAttributes"] = attributes
+    if fifo:
+        system = message.get("Attributes") or {}
+        entry["MessageGroupId"] = system.get("MessageGroupId") or "redrive"
+        entry["MessageDeduplicationId"] = system.get("MessageDeduplicationId") or message["MessageId"]
+    return entry
+
+
+def _entry_bytes(entry: dict[str, Any]) -> int:
+    size = len(entry["MessageBody"].encode())
+    for name, value in (entry.get("MessageAttributes") or {}).items():
+        size += len(name.encode()) + len(str(value.get("DataType", "")).encode())
+        size += len(str(value.get("StringValue", "")).encode()) + len(value.get("BinaryValue", b"") or b"")
+    return size
+
+
+def _send(sqs: Any, queue_url: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """SendMessageBatch, or one SendMessage per entry when the batch would pass SQS's 256 KiB."""
+    if sum(_entry_bytes(e) for e in entries) <= MAX_BATCH_BYTES:
+        return sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+    answer: dict[str, Any] = {"Successful": [], "Failed": []}
+    for entry in entries:
+        one = {k: v for k, v in entry.items() if k != "Id"}
+        try:
+            sent = sqs.send_message(QueueUrl=queue_url, **one)
+        except Exception as error:
+            answer["Failed"].append({"Id": entry["Id"], "Code": type(error).__name__, "Message": str(error)})
+        else:
+            answer["Successful"].append({"Id": entry["Id"], "MessageId": sent["MessageId"]})
+    return answer
+
+
+def _delete(sqs: Any, dlq_url: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    if not messages:
+        return {}
+    entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+    return sqs.delete_message_batch(QueueUrl=dlq_url, Entries=entries)
+
+
 def _move_batch(
     sqs: Any, dlq_url: str, queue_url: str, messages: list[dict[str, Any]], fifo: bool
 ) -> list[MovedMessage]:
-    entries = []
-    for position, message in enumerate(messages):
-        entry: dict[str, Any] = {"Id": str(position), "MessageBody": message["Body"]}
-        attributes = _send_attributes(message.get("MessageAttributes"))
-        if attributes:
-            entry["MessageAttributes"] = attributes
-        if fifo:
-            system = message.get("Attributes") or {}
-            entry["MessageGroupId"] = system.get("MessageGroupId") or "redrive"
-            entry["MessageDeduplicationId"] = system.get("MessageDeduplicationId") or message["MessageId"]
-        entries.append(entry)
     results = [MovedMessage(m["MessageId"], summarize(m.get("Body", ""))) for m in messages]
     try:
-        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        response = _send(sqs, queue_url, [_entry(m, i, fifo) for i, m in enumerate(messages)])
     except Exception as error:
         for result in results:
             result.error = f"send failed: {error}"
-        _release(sqs, dlq_url, [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+        _release(sqs, dlq_url, [handle(m) for m in messages])
         return results
     for sent in response.get("Successful", []):
         results[int(sent["Id"])].new_message_id = sent["MessageId"]
     for failed in response.get("Failed", []):
         results[int(failed["Id"])].error = f"send failed: {failed.get('Code')}: {failed.get('Message', '')}".strip()
     done = [i for i, r in enumerate(results) if r.new_message_id is not None]
-    if done:
-        deleted = sqs.delete_message_batch(
-            QueueUrl=dlq_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": messages[i]["ReceiptHandle"]} for i in done],
-        )
-        for failed in deleted.get("Failed", []):
-            # Sent but still on the dead-letter queue: it would be moved twice. Say so.
-            result = results[int(failed["Id"])]
-            result.error = f"sent, but not deleted from the dead-letter queue: {failed.get('Message', failed)}"
-    not_sent = [i for i, r in enumerate(results) if r.new_message_id is None]
-    if not_sent:
-        _release(sqs, dlq_url, [{"Id": str(i), "ReceiptHandle": messages[i]["ReceiptHandle"]} for i in not_sent])
+    deleted = _delete(sqs, dlq_url, [messages[i] for i in done])
+    for failed in deleted.get("Failed", []):
+        # Sent but still on the dead-letter queue: it would be moved twice. Say so.
+        result = results[done[int(failed["Id"])]]
+        result.error = f"sent, but not deleted from the dead-letter queue: {failed.get('Message', failed)}"
+    _release(sqs, dlq_url, [handle(messages[i]) for i, r in enumerate(results) if r.new_message_id is None])
     return results
 
 
@@ -271,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dlq-url", help="AWS: the dead-letter queue URL")
     parser.add_argument("--queue-url", help="AWS: the source queue URL")
     parser.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
-    parser.add_argument("--max", type=int, dest="max_messages", help="move at most N messages")
+    parser.add_argument("--max", type=int, dest="max_messages", metavar="N", help="move at most N messages")
     parser.add_argument("--dry-run", action="store_true", help="list the messages; move nothing")
     args = parser.parse_args(argv)
     if args.max_messages is not None and args.max_messages < 1:

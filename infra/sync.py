@@ -9,7 +9,8 @@ Every file under FOLDER (hidden files and folders excepted) goes to
 `inbox/{dataset_id}/{relative path}` in the documents bucket, where the parse function turns it
 into a document of the dataset (the same key is always the same document). A file is sent when
 its key is missing or its SHA-256 differs from the one stored with the object (metadata
-`sha256`, written by this command); other files are left alone. Then, unless --no-wait, the API
+`sha256`, written by this command), or when no document holds its object (its event was lost,
+say): the same key makes the same document. Other files are left alone. Then, unless --no-wait, the API
 is polled until every document of the folder is DONE or FAIL (or --timeout), and a table says
 what happened to each file. Remote objects with no local file are left in place.
 
@@ -73,7 +74,7 @@ class FileResult:
     key: str
     size: int
     sha256: str
-    action: str  # uploaded (new) | changed | unchanged
+    action: str  # uploaded (new) | changed | unchanged | resent (unchanged, but no document held it)
     status: str = ""  # UNSTART/RUNNING/CANCEL/DONE/FAIL, or PENDING, REJECTED, MISSING, UPLOAD FAILED
     document_id: str | None = None
     progress: float = 0.0
@@ -82,12 +83,12 @@ class FileResult:
     message: str = ""
     settled: bool = False  # reached a final state for this sync
     uploaded_at: float | None = None  # wall clock
-    baseline_update_time: int | None = None  # the document's update_time before a changed file went up
+    baseline: dict[str, Any] | None = None  # a changed file's document as it was before the upload
     last_rejection_check: float = 0.0
 
     @property
     def sent(self) -> bool:
-        return self.action in ("uploaded", "changed") and self.status != "UPLOAD FAILED"
+        return self.action != "unchanged" and self.status != "UPLOAD FAILED"
 
 
 @dataclass
@@ -116,6 +117,10 @@ class SyncReport:
     @property
     def unchanged(self) -> list[FileResult]:
         return self.by_action("unchanged")
+
+    @property
+    def resent(self) -> list[FileResult]:
+        return self.by_action("resent")
 
     @property
     def upload_failures(self) -> list[FileResult]:
@@ -366,6 +371,19 @@ def find_documents(api: Api, dataset_id: str, files: Iterable[FileResult]) -> di
     return found
 
 
+def is_new_run(doc: dict[str, Any], baseline: dict[str, Any] | None) -> bool:
+    """Whether the document's state is the new version's run rather than what the baseline showed.
+
+    A finished baseline: any later write (the new run starting updates `update_time`, in ms).
+    A baseline still parsing the previous version: its run ending also writes, so wait for a
+    run that began later (`process_begin_at` changed; it has one-second resolution)."""
+    if baseline is None:
+        return True
+    if str(baseline.get("run", "0")) in FINISHED_RUNS:
+        return int(doc.get("update_time") or 0) > int(baseline.get("update_time") or 0)
+    return doc.get("process_begin_at") != baseline.get("process_begin_at")
+
+
 def apply_document(result: FileResult, doc: dict[str, Any]) -> None:
     run = str(doc.get("run", "0"))
     result.document_id = doc.get("id")
@@ -375,7 +393,7 @@ def apply_document(result: FileResult, doc: dict[str, Any]) -> None:
     result.tokens = int(doc.get("token_num") or 0)
     lines = [line for line in str(doc.get("progress_msg") or "").splitlines() if line.strip()]
     result.message = lines[-1].strip() if lines and run in ("2", "4") else ""
-    fresh = result.baseline_update_time is None or int(doc.get("update_time") or 0) > result.baseline_update_time
+    fresh = is_new_run(doc, result.baseline)
     if fresh and run in FINISHED_RUNS:
         result.settled = True
         result.progress = 1.0
@@ -392,12 +410,12 @@ def check_rejected(s3: Any, bucket: str, result: FileResult) -> None:
         return  # still there: not handled yet
     except Exception as error:
         if not _is_not_found(error):
-            raise
+            return  # cannot tell (no read access to the bucket, say): keep waiting for the API
     try:
         head = s3.head_object(Bucket=bucket, Key=rejected_key(result.key))
     except Exception as error:
         if not _is_not_found(error):
-            raise
+            return
         result.status, result.settled = "MISSING", True
         result.message = "the object left the inbox (deleted?) and no document holds it"
         return
@@ -459,23 +477,35 @@ def sync_folder(
         report.files.append(result)
         paths[key] = path
     report.remote_only = sorted(set(remote) - set(paths))
+
+    # A changed file's document still shows its previous run until the new version's event is
+    # handled: remember where it stood, so that old DONE is not taken for the new one. An
+    # unchanged object that no document holds (deleted through the API, or its event lost) is
+    # sent again: the same key makes the same document.
+    existing = [f for f in report.files if f.action != "uploaded"]
+    if api is not None and existing:
+        try:
+            docs = find_documents(api, dataset_id, existing)
+        except ApiError as error:
+            raise SyncError(str(error)) from None
+        for f in existing:
+            if f.action == "changed":
+                f.baseline = docs.get(f.key)
+            elif f.key not in docs:
+                f.action = "resent"
     to_send = [f for f in report.files if f.action != "unchanged"]
     print(
         f"{len(report.files)} files in {root}: {len(report.uploaded)} new, {len(report.changed)} changed, "
         f"{len(report.unchanged)} unchanged"
-        + (f"; {len(report.remote_only)} objects in the inbox have no local file (left alone)" if remote else ""),
+        + (f", {len(report.resent)} without a document (sent again)" if report.resent else "")
+        + (
+            f"; {len(report.remote_only)} objects in the inbox have no local file (left alone)"
+            if report.remote_only
+            else ""
+        ),
         file=out,
         flush=True,
     )
-
-    # A changed file's document still shows its previous run until the new version's event is
-    # handled: remember where it stood, so that old DONE is not taken for the new one.
-    if wait and api is not None and report.changed:
-        try:
-            for key, doc in find_documents(api, dataset_id, report.changed).items():
-                next(f for f in report.changed if f.key == key).baseline_update_time = int(doc.get("update_time") or 0)
-        except ApiError as error:
-            raise SyncError(str(error)) from None
 
     upload(s3, bucket, to_send, paths, report, out)
 
@@ -602,7 +632,9 @@ def format_table(report: SyncReport) -> str:
     sent = [f for f in report.files if f.sent]
     footer = (
         f"{len(report.files)} files: {len(report.uploaded)} new, {len(report.changed)} changed, "
-        f"{len(report.unchanged)} unchanged; {len(sent)} sent ({human_bytes(report.bytes_uploaded)})"
+        f"{len(report.unchanged)} unchanged"
+        + (f", {len(report.resent)} resent" if report.resent else "")
+        + f"; {len(sent)} sent ({human_bytes(report.bytes_uploaded)})"
     )
     if report.upload_failures:
         footer += f"; {len(report.upload_failures)} uploads failed"

@@ -136,6 +136,17 @@ def test_max_moves_that_many_and_leaves_the_rest(sqs, parse_dlq, parse_queue):
     assert len(drain(sqs, parse_dlq)) == 13
 
 
+def test_big_messages_go_one_by_one_past_the_batch_limit(sqs, parse_dlq, parse_queue):
+    bodies = [json.dumps({"job": "parse", "document_id": f"big{i}", "pad": "x" * 200_000}) for i in range(3)]
+    for body in bodies:
+        sqs.send_message(QueueUrl=parse_dlq, MessageBody=body)
+    report = redrive(sqs, parse_dlq, parse_queue)
+    assert report.count == 3 and not report.failed
+    assert sorted(m.summary for m in report.messages) == [f"job=parse document_id=big{i}" for i in range(3)]
+    assert sorted(m["Body"] for m in drain(sqs, parse_queue)) == sorted(bodies)
+    assert drain(sqs, parse_dlq) == []
+
+
 def test_nothing_is_deleted_when_the_send_fails(sqs, stack, parse_dlq):
     put_three(sqs, parse_dlq)
     missing = stack.queue_urls["ParseQueue"].rsplit("/", 1)[0] + "/no-such-queue"
@@ -178,10 +189,10 @@ def test_the_command_with_local_moves_the_cleanup_queue(stack, sqs, tmp_path, ca
 
     argv = ["--local", "--state-file", str(state), "--queue", "cleanup"]
     assert redrive_module.main([*argv, "--dry-run"]) == 0
-    assert "dry run: 1 messages" in capsys.readouterr().out
+    assert "dry run: 1 message on" in capsys.readouterr().out
     assert redrive_module.main(argv) == 0
     out = capsys.readouterr().out
-    assert f"moved 1 messages from {dlq} to {queue}" in out and "job=purge_dataset dataset_id=d1" in out
+    assert f"moved 1 message from {dlq} to {queue}" in out and "job=purge_dataset dataset_id=d1" in out
     assert [json.loads(m["Body"])["dataset_id"] for m in drain(sqs, queue)] == ["d1"]
 
     assert redrive_module.main(["--local", "--state-file", str(tmp_path / "absent.json")]) == 2

@@ -155,18 +155,23 @@ def test_sync_uploads_new_files_skips_unchanged_and_reparses_changed(live, key, 
     assert "fake-text.txt" in table and "changed" in table and "1 changed, 4 unchanged" in table
 
 
-def test_rejected_files_are_reported_and_fail_the_sync(live, key, bucket, tmp_path, dataset_id):
+def test_failures_and_rejections_are_reported_and_fail_the_sync(live, key, bucket, tmp_path, dataset_id, monkeypatch):
+    monkeypatch.setattr(sync, "KEYWORD_LOOKUP_LIMIT", 0)  # the other lookup: one listing of the dataset
     root = tmp_path / "mixed"
     root.mkdir()
     shutil.copy(CORPUS / "fake-text.txt", root / "ok.txt")
+    shutil.copy(CORPUS / "password.pdf", root / "locked.pdf")
     (root / "data.unknownext").write_text("no parser for this")
     report = run(live, key, bucket, root, dataset_id)
     status = {f.path: (f.status, f.message) for f in report.files}
-    assert status["ok.txt"][0] == "DONE"
+    assert status["ok.txt"] == ("DONE", "")
+    assert status["locked.pdf"][0] == "FAIL"
+    assert "password" in status["locked.pdf"][1] and "\n" not in status["locked.pdf"][1]  # the last line only
     assert status["data.unknownext"][0] == "REJECTED"
     assert "not supported" in status["data.unknownext"][1]
     assert report.exit_code == 1
-    assert "REJECTED" in format_table(report)
+    table = format_table(report)
+    assert "REJECTED" in table and "FAIL" in table and "1 DONE, 1 FAIL, 1 REJECTED" in table
 
 
 def test_no_wait_uploads_and_returns_at_once(live, key, bucket, tmp_path, dataset_id):
@@ -264,6 +269,37 @@ def test_classify_compares_sizes_then_sha256_then_a_plain_etag(live, tmp_path):
     assert sync.classify(s3, scratch, result(), path, remote()) == "changed"  # another size
     s3.delete_object(Bucket=scratch, Key="k/a.txt")
     s3.delete_bucket(Bucket=scratch)
+
+
+def test_a_changed_file_waits_for_the_new_run_not_the_previous_one():
+    done = {"run": "3", "update_time": 1000, "process_begin_at": "Mon, 01 Jan 2024 00:00:00 GMT"}
+    assert sync.is_new_run(done, None)
+    assert not sync.is_new_run(done, done)
+    assert sync.is_new_run({**done, "run": "1", "update_time": 1001}, done)
+    running = {**done, "run": "1"}
+    # The previous version's run ending is not the new version's run.
+    assert not sync.is_new_run({**done, "update_time": 2000}, running)
+    assert sync.is_new_run({**done, "update_time": 3000, "process_begin_at": "Mon, 01 Jan 2024 00:00:05 GMT"}, running)
+
+    result = FileResult("a.txt", "inbox/d/a.txt", 1, "h", "changed", baseline=done)
+    sync.apply_document(result, {**done, "id": "doc", "chunk_num": 1, "token_num": 5})
+    assert (result.status, result.settled) == ("PENDING", False)
+    sync.apply_document(result, {**done, "id": "doc", "update_time": 1500, "chunk_num": 2, "token_num": 9})
+    assert (result.status, result.settled, result.chunks, result.tokens) == ("DONE", True, 2, 9)
+
+
+def test_an_unchanged_object_that_no_document_holds_is_sent_again(live, key, tmp_path, dataset_id):
+    s3 = CountingS3(live.stack.client("s3"))
+    scratch = f"sync-resend-{time.time_ns()}"  # no notifications: objects here never become documents
+    s3.create_bucket(Bucket=scratch)
+    root = tmp_path / "again"
+    root.mkdir()
+    (root / "lost.txt").write_text("its event never arrived")
+    digest = sync.file_digest(root / "lost.txt")
+    s3.put_object(Bucket=scratch, Key=f"inbox/{dataset_id}/lost.txt", Body=b"x" * 23, Metadata={"sha256": digest})
+    report = run(live, key, scratch, root, dataset_id, s3=s3, wait=False)
+    assert [(f.path, f.action) for f in report.files] == [("lost.txt", "resent")]
+    assert s3.uploads == [f"inbox/{dataset_id}/lost.txt"] and "1 resent" in format_table(report)
 
 
 def test_lookup_keyword_survives_name_suffixes():
