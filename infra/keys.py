@@ -62,11 +62,11 @@ def main(argv: list[str] | None = None) -> int:
             state = f"revoked {rfc1123(info.revoked_at)}" if info.revoked_at else "live"
             print(f"{info.key_hint}…  tenant {info.tenant_id}  {state:<40} {info.label}  ({info.key_hash[:12]})")
     else:
-        info = revoke_api_key(args.key)
-        if info is None:
+        revoked = revoke_api_key(args.key)
+        if revoked is None:
             print("No such key.", file=sys.stderr)
             return 1
-        print(f"Revoked {info.key_hint}… of tenant {info.tenant_id}.")
+        print(f"Revoked {revoked.key_hint}… of tenant {revoked.tenant_id}.")
     return 0
 
 

@@ -707,6 +707,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.timeout < 0 or args.poll <= 0:
         parser.error("--timeout must be >= 0 and --poll > 0")
 
+    api_url: str | None
+    api_key: str | None
+    bucket: str | None
     try:
         if args.local:
             if args.api or args.bucket:

@@ -349,20 +349,20 @@ class BackgroundWorkers:
                 if source.properties.get("FilterCriteria"):
                     self.warnings.append(f"{fn.logical_id}.{source.event_name}: FilterCriteria is not applied locally")
                 self.pollers.append(SqsPoller(self, source, url, arn))
-            for source in fn.schedules:
-                if not schedules or not source.enabled:
+            for schedule in fn.schedules:
+                if not schedules or not schedule.enabled:
                     continue
                 interval: float | None = self.schedule_seconds
                 cron = None
                 if interval is None:
-                    interval = rate_seconds(source.expression)
+                    interval = rate_seconds(schedule.expression)
                     if interval is None:
                         try:
-                            cron = CronSchedule(source.expression)
+                            cron = CronSchedule(schedule.expression)
                         except ValueError as exc:
-                            self.warnings.append(f"{fn.logical_id}.{source.event_name}: not scheduled: {exc}")
+                            self.warnings.append(f"{fn.logical_id}.{schedule.event_name}: not scheduled: {exc}")
                             continue
-                self.schedulers.append(ScheduleRunner(self, source, interval, cron))
+                self.schedulers.append(ScheduleRunner(self, schedule, interval, cron))
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> BackgroundWorkers:

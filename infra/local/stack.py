@@ -121,7 +121,7 @@ def reset_sdk_caches() -> None:
                 clear()
     boto3 = sys.modules.get("boto3")
     if boto3 is not None:
-        boto3.DEFAULT_SESSION = None
+        boto3.DEFAULT_SESSION = None  # type: ignore[attr-defined]
     models = sys.modules.get("pynamodb.models")
     if models is not None:
         pending = list(models.Model.__subclasses__())

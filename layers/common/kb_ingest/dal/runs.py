@@ -139,7 +139,7 @@ class DynamoRunStore:
         assert document.process_begin_at is not None
         chunk_num, token_num = result.chunk_num, result.token_num
         actions = [
-            DocumentModel.parsed_etag.set(result.etag),
+            DocumentModel.parsed_etag.set(result.etag) if result.etag else DocumentModel.parsed_etag.remove(),
             DocumentModel.attempts.set(0),
             DocumentModel.next_retry_at.remove(),
             DocumentModel.last_error_class.remove(),
@@ -211,7 +211,7 @@ class DynamoRunStore:
         item.update(
             actions=[
                 DocumentModel.run.set(state),
-                DocumentModel.run_id.set(None),
+                DocumentModel.run_id.remove(),
                 DocumentModel.progress.set(progress),
                 DocumentModel.progress_msg.set(progress_msg),
                 DocumentModel.process_begin_at.set(now),

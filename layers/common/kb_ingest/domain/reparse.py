@@ -12,6 +12,7 @@ A document is re-queued at most once per run; nothing is loaded beyond one page.
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from kb_ingest.domain.datasets import Dataset
@@ -141,7 +142,7 @@ def sweep(
                     break
                 report.examined += 1
                 cursor.document_after = document.id
-                reason = why_reparse(document, dataset, now, lambda d=document: source.current_etag(d))
+                reason = why_reparse(document, dataset, now, partial(source.current_etag, document))
                 if reason and document.id not in requeued:
                     due.setdefault(reason, []).append(document)
                     requeued.add(document.id)
