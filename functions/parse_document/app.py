@@ -99,8 +99,25 @@ def object_event(body: dict[str, Any]) -> None:
         logger.info("upload landed", extra={"key": key, "outcome": outcome})
 
 
+JOB_FIELDS = {"parse": ("tenant_id", "dataset_id", "document_id", "run_id"), "parse_all": ("tenant_id", "dataset_id")}
+
+
+def is_well_formed(body: Any) -> bool:
+    """Retrying a message that can never be understood only delays its trip to the DLQ."""
+    if not isinstance(body, dict):
+        return False
+    fields = JOB_FIELDS.get(body.get("job", ""), ())
+    return all(isinstance(body.get(name), str) for name in fields)
+
+
 def handle_message(record: SQSRecord, lambda_context: Any) -> None:
-    body = json.loads(record.body)
+    try:
+        body = json.loads(record.body)
+    except ValueError:
+        body = None
+    if not is_well_formed(body):
+        logger.warning("malformed message dropped", extra={"body": record.body[:1000]})
+        return
     try:
         if body.get("Event") == "s3:TestEvent":
             return  # sent once when the bucket notification is configured

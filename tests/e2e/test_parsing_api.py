@@ -207,3 +207,17 @@ def test_every_run_that_ends_is_published_on_the_event_bus(api, live):
     assert received[ok["id"]]["status"] == "DONE" and received[ok["id"]]["chunk_num"] == 1
     assert received[bad["id"]]["status"] == "FAIL"
     assert received[ok["id"]]["tenant_id"] and received[ok["id"]]["run_id"]
+
+
+def test_malformed_queue_messages_are_dropped_not_retried(live):
+    sqs = live.stack.client("sqs")
+    queue = live.stack.queue_urls["ParseQueue"]
+    dlq = live.stack.queue_urls["ParseDeadLetterQueue"]
+    for body in ("not json", '{"job": "parse", "dataset_id": 5}', "[1, 2]"):
+        sqs.send_message(QueueUrl=queue, MessageBody=body)
+    time.sleep(8)  # long enough for three deliveries with the test's 2-second visibility timeout
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    assert not any(m["Body"] in ("not json", "[1, 2]") for m in dead)
