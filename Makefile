@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export PYTHONPATH := layers/common:.
 
-.PHONY: serve test lint format typecheck unit e2e bench keys deploy clean
+.PHONY: serve test lint format typecheck unit e2e bench keys openapi deploy clean
 
 $(INSTALLED): pyproject.toml layers/common/requirements.txt functions/parse_document/requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/mypy
+	$(BIN)/python -m infra.openapi --check
 
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
@@ -42,6 +43,9 @@ e2e: $(INSTALLED)
 
 bench: $(INSTALLED) ## benchmarks: figures and ratios against baselines measured in the same run
 	$(BIN)/python -m benchmarks
+
+openapi: $(INSTALLED) ## regenerate docs/openapi.json from the routes
+	$(BIN)/python -m infra.openapi
 
 keys: $(INSTALLED) ## manage API keys: make keys ARGS="create --label me"
 	$(BIN)/python -m infra.keys $(ARGS)

@@ -1,0 +1,128 @@
+"""Write docs/openapi.json: the OpenAPI description of every route in template.yaml.
+
+    python -m infra.openapi            # regenerate
+    python -m infra.openapi --check    # exit 1 when docs/openapi.json is out of date (make test)
+
+Each function's FastAPI router is mounted on one app just to describe it; what each route does
+comes from its module's docstring, so the description cannot drift from the code.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = REPO_ROOT / "docs" / "openapi.json"
+
+# Request bodies the handlers read by hand (to answer RAGFlow's own messages), described here.
+_BODIES: dict[str, dict[str, Any]] = {
+    "POST /api/v1/dataset": {"name": {"type": "string"}},
+    "PUT /api/v1/dataset/{dataset_id}": {
+        key: {"type": "string"}
+        for key in ("name", "description", "language", "permission", "chunk_method", "embedding_model_id", "photo")
+    }
+    | {"layout_recognize": {"type": "boolean"}},
+    "PUT /api/v1/dataset/{dataset_id}/documents/{document_id}": {
+        "name": {"type": "string"},
+        "enable": {"type": "string", "enum": ["0", "1"]},
+        "template_type": {"type": "string"},
+    },
+    "POST /api/v1/dataset/{dataset_id}/documents/upload_url": {
+        "name": {"type": "string"},
+        "size": {"type": "integer", "description": "bytes; the upload is refused above it"},
+    },
+    "POST /api/v1/dataset/{dataset_id}/documents/status": {
+        "doc_ids": {"type": "array", "items": {"type": "string"}, "nullable": True}
+    },
+    "DELETE /api/v1/dataset/{dataset_id}/documents/status": {
+        "doc_ids": {"type": "array", "items": {"type": "string"}, "nullable": True}
+    },
+}
+
+
+def build() -> dict[str, Any]:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    from fastapi import FastAPI
+
+    from infra.local.template import Template
+
+    app = FastAPI(
+        title="kb-ingest",
+        version="1",
+        description="RAGFlow-compatible dataset/document API. Every answer is HTTP 200 with "
+        '`{"code", "message", "data"}`; code 0 is success (see the contract for the others).',
+    )
+    docs: dict[str, str] = {}
+    for function in sorted(Template().functions.values(), key=lambda f: f.logical_id):
+        if not function.http_routes or function.module_path is None:
+            continue
+        spec = importlib.util.spec_from_file_location(f"openapi_{function.logical_id}", function.module_path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not hasattr(module, "router"):
+            continue
+        for route in function.http_routes:
+            docs[route.route_key] = (module.__doc__ or "").strip()
+        if function.logical_id != "RouteNotFoundFunction":
+            app.include_router(module.router)
+    schema = app.openapi()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            key = f"{method.upper()} {path}"
+            operation["description"] = docs.get(key, "")
+            operation["security"] = [{"apiKey": []}]
+            if key in _BODIES:
+                operation["requestBody"] = {
+                    "content": {"application/json": {"schema": {"type": "object", "properties": _BODIES[key]}}}
+                }
+            if key == "POST /api/v1/dataset/{dataset_id}/documents":
+                operation["requestBody"] = {
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                                },
+                            }
+                        }
+                    }
+                }
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "apiKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Bearer <key>` or the bare key",
+        }
+    }
+    return schema
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.openapi")
+    parser.add_argument("--check", action="store_true", help="fail when docs/openapi.json is out of date")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        if not OUTPUT.exists() or OUTPUT.read_text() != text:
+            print("docs/openapi.json is out of date: run `python -m infra.openapi`", file=sys.stderr)
+            return 1
+        return 0
+    OUTPUT.parent.mkdir(exist_ok=True)
+    OUTPUT.write_text(text)
+    print(f"wrote {OUTPUT.relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
