@@ -1,5 +1,6 @@
 """Background cleanup from the cleanup queue: purge deleted datasets, expire unfinished
-uploads. On a schedule, re-queue purge jobs whose message was lost."""
+uploads. On a schedule: re-queue purge jobs whose message was lost, and reclaim files under
+uploads/ whose record never came."""
 
 import json
 from typing import Any
@@ -11,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from kb_ingest.dal.blobs import S3FileStore
 from kb_ingest.dal.documents import get_document_store
+from kb_ingest.dal.orphans import reclaim_orphan_uploads
 from kb_ingest.dal.purge import purge_dataset, resend_stale_purge_jobs
 from kb_ingest.dal.queues import CleanupQueue
 from kb_ingest.domain.uploads import expire_upload
@@ -41,5 +43,8 @@ def run_job(record: SQSRecord, lambda_context: Any) -> None:
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse | dict[str, Any]:
     metrics.add_metric(name="MessagesReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     if event.get("source") == "aws.events":
-        return {"requeued": resend_stale_purge_jobs(STALE_PURGE_JOB_MS)}
+        orphans = reclaim_orphan_uploads()
+        if orphans:
+            logger.warning("orphaned uploads removed", extra={"keys": orphans})
+        return {"requeued": resend_stale_purge_jobs(STALE_PURGE_JOB_MS), "orphans_removed": len(orphans)}
     return process_partial_response(event=event, record_handler=run_job, processor=processor, context=context)

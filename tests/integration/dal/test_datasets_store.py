@@ -67,3 +67,30 @@ def test_delete_hides_the_dataset_frees_its_name_and_leaves_a_purge_job(store, t
 def test_other_tenants_cannot_see_a_dataset(store, tenant_id):
     created = datasets.create_dataset(store, tenant_id, {"name": "mine"})
     assert store.get("f" * 32, created["dataset_id"]) is None
+
+
+def test_orphaned_uploads_are_reclaimed_and_claimed_ones_kept(local_stack, tenant_id):
+    from datetime import timedelta
+
+    from kb_ingest.dal.blobs import S3FileStore, upload_key
+    from kb_ingest.dal.documents import DynamoDocumentStore
+    from kb_ingest.dal.orphans import reclaim_orphan_uploads
+    from kb_ingest.domain.documents import IncomingFile, upload_documents
+
+    datasets_store = DynamoDatasetStore()
+    dataset = datasets_store.get(
+        tenant_id, datasets.create_dataset(datasets_store, tenant_id, {"name": "o"})["dataset_id"]
+    )
+    [kept] = upload_documents(DynamoDocumentStore(), S3FileStore(), dataset, [IncomingFile("k.txt", b"k")], 100)
+    s3 = local_stack.client("s3")
+    bucket = local_stack.bucket_names["DocumentsBucket"]
+    orphan = upload_key(tenant_id, dataset.id, "f" * 32)  # as if the request died after the S3 write
+    s3.put_object(Bucket=bucket, Key=orphan, Body=b"lost")
+    removed = []
+    for _ in range(20):  # the walk resumes page by page; go round until it has seen everything
+        removed += reclaim_orphan_uploads(max_keys=200, min_age=timedelta(0))
+        if orphan in removed:
+            break
+    assert orphan in removed
+    assert upload_key(tenant_id, dataset.id, kept["id"]) not in removed
+    s3.head_object(Bucket=bucket, Key=upload_key(tenant_id, dataset.id, kept["id"]))
