@@ -71,7 +71,24 @@ def effective_settings(document: Document, dataset: Dataset) -> tuple[str, dict[
 
 
 class RunStore(Protocol):
+    """Parse runs in storage (kb_ingest.dal.runs): every write is conditional on the run."""
+
     def start(self, document: Document, run: RunStart) -> Document | None: ...
+
+    def claim(self, dataset_id: str, document_id: str, run_id: str, now: int, lease_ms: int) -> Document | None: ...
+
+    def progress(
+        self,
+        dataset_id: str,
+        document_id: str,
+        run_id: str,
+        progress: float,
+        progress_msg: str,
+        now: int,
+        release: bool = False,
+    ) -> bool: ...
+
+    def finish(self, document: Document, run_id: str, result: RunResult, progress_msg: str, now: int) -> bool: ...
 
     def end(
         self,

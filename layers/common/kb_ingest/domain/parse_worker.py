@@ -13,7 +13,16 @@ from typing import Any, Protocol
 
 from kb_ingest.clock import now_ms
 from kb_ingest.domain.documents import Document, DocumentStore
-from kb_ingest.domain.parse_runs import DONE, FAIL, RunEvents, RunFailure, RunResult, log_line, run_event
+from kb_ingest.domain.parse_runs import (
+    DONE,
+    FAIL,
+    RunEvents,
+    RunFailure,
+    RunResult,
+    RunStore,
+    log_line,
+    run_event,
+)
 from kb_ingest.domain.parsing import Chunk, ExtractLimits, ParseError, chunk_document
 
 # Stop starting work when less than this is left of the invocation, and fail cleanly.
@@ -29,33 +38,6 @@ class ParseJob:
     run_id: str
     attempt: int = 1
     max_attempts: int = 3
-
-
-class WorkerRunStore(Protocol):
-    def claim(self, dataset_id: str, document_id: str, run_id: str, now: int, lease_ms: int) -> Document | None: ...
-
-    def progress(
-        self,
-        dataset_id: str,
-        document_id: str,
-        run_id: str,
-        progress: float,
-        progress_msg: str,
-        now: int,
-        release: bool = False,
-    ) -> bool: ...
-
-    def finish(self, document: Document, run_id: str, result: RunResult, progress_msg: str, now: int) -> bool: ...
-
-    def end(
-        self,
-        document: Document,
-        run_id: str,
-        state: str,
-        progress_msg: str,
-        now: int,
-        failure: RunFailure | None = None,
-    ) -> Document | None: ...
 
 
 class ChunkSink(Protocol):
@@ -92,7 +74,7 @@ class RunStopped(Exception):
 class _Progress:
     """The run's progress_msg and throttled progress writes."""
 
-    def __init__(self, runs: WorkerRunStore, job: ParseJob, lines: str) -> None:
+    def __init__(self, runs: RunStore, job: ParseJob, lines: str) -> None:
         self.runs, self.job = runs, job
         self.lines = lines
         self.value = 0.0
@@ -122,7 +104,7 @@ def chunk_id(document_id: str, index: int) -> str:
 def run_parse(
     job: ParseJob,
     documents: DocumentStore,
-    runs: WorkerRunStore,
+    runs: RunStore,
     read_file: Callable[[Document], tuple[bytes, str | None]],
     new_sink: Callable[[Document], ChunkSink],
     events: RunEvents,
@@ -209,7 +191,7 @@ def run_parse(
 
 
 def _fail(
-    runs: WorkerRunStore, events: RunEvents, document: Document, job: ParseJob, progress: _Progress, failure: RunFailure
+    runs: RunStore, events: RunEvents, document: Document, job: ParseJob, progress: _Progress, failure: RunFailure
 ) -> str:
     lines = f"{progress.lines}\n{log_line('[ERROR] ' + failure.message)}".strip()
     ended = runs.end(document, job.run_id, FAIL, lines, now_ms(), failure)
