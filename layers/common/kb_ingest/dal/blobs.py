@@ -9,6 +9,7 @@ a path component.
 """
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -71,6 +72,14 @@ class S3FileStore:
             Body=content,
             Metadata={"document-id": document_id, "filename": quote(filename, safe="")},
         )
+
+    def put_many(self, files: list[tuple[Any, bytes]]) -> None:
+        """Store (document, content) pairs in parallel: a 256-file upload must fit in one request."""
+        with ThreadPoolExecutor(max_workers=min(16, max(len(files), 1))) as pool:
+            for _ in pool.map(
+                lambda pair: self.put(pair[0].tenant_id, pair[0].kb_id, pair[0].id, pair[1], pair[0].name), files
+            ):
+                pass
 
     def read_object(self, key: str) -> tuple[bytes, str | None]:
         """The object's bytes and its ETag."""

@@ -250,7 +250,8 @@ class DocumentStore(Protocol):
 
 
 class FileStore(Protocol):
-    def put(self, tenant_id: str, dataset_id: str, document_id: str, content: bytes, filename: str) -> None: ...
+    def put_many(self, files: list[tuple[Document, bytes]]) -> None:
+        """Store each document's content under the document's key."""
 
     def delete_files(self, document: Document) -> None:
         """The document's file and its parse output."""
@@ -322,8 +323,7 @@ def upload_documents(
     ]
     # Files first, records second: until the records exist nobody can see the files, and an
     # object whose record never came is reclaimed by the scheduled sweep of uploads/.
-    for document, incoming in zip(documents, files, strict=True):
-        files_store.put(dataset.tenant_id, dataset.id, document.id, incoming.content, document.name)
+    files_store.put_many([(document, incoming.content) for document, incoming in zip(documents, files, strict=True)])
     try:
         stored = store.add(dataset, documents)
     except DatasetGone:
