@@ -1,0 +1,62 @@
+"""Presigned uploads on the local stack: the pending document, its completion when the file
+lands, the size check, and the cleanup of an upload that never arrives."""
+
+import requests
+
+from kb_ingest.dal.blobs import S3FileStore
+from kb_ingest.dal.datasets import DynamoDatasetStore
+from kb_ingest.dal.documents import DynamoDocumentStore
+from kb_ingest.domain import datasets
+from kb_ingest.domain.uploads import UploadLimits, complete_upload, expire_upload, request_upload
+
+LIMITS = UploadLimits(max_bytes=10**9, url_seconds=600, grace_seconds=300)
+
+
+class RecordingExpiry:
+    def __init__(self):
+        self.scheduled = []
+
+    def expire_upload_later(self, tenant_id, dataset_id, document_id, delay_seconds):
+        self.scheduled.append((document_id, delay_seconds))
+
+
+def setup(tenant_id):
+    dataset_store, store, files = DynamoDatasetStore(), DynamoDocumentStore(), S3FileStore()
+    created = datasets.create_dataset(dataset_store, tenant_id, {"name": "big files"})
+    return dataset_store, store, files, dataset_store.get(tenant_id, created["dataset_id"])
+
+
+def test_an_upload_that_never_arrives_is_removed_after_its_url_expires(local_stack, tenant_id):
+    dataset_store, store, files, dataset = setup(tenant_id)
+    expiry = RecordingExpiry()
+    answer = request_upload(store, files, expiry, dataset, {"name": "never.pdf", "size": 100}, LIMITS)
+    document_id = answer["document"]["id"]
+    assert expiry.scheduled == [(document_id, 900)]  # checked when the URL has expired, plus grace
+    assert dataset_store.get(tenant_id, dataset.id).doc_num == 1
+    assert expire_upload(store, files, dataset.id, document_id) == "removed"
+    assert store.get(dataset.id, document_id) is None
+    assert dataset_store.get(tenant_id, dataset.id).doc_num == 0
+    assert expire_upload(store, files, dataset.id, document_id) == "nothing to do"  # delivered twice
+
+
+def test_a_file_that_arrived_is_kept_even_if_its_event_is_late(local_stack, tenant_id):
+    _, store, files, dataset = setup(tenant_id)
+    answer = request_upload(store, files, RecordingExpiry(), dataset, {"name": "late.txt", "size": 5}, LIMITS)
+    upload = answer["upload"]
+    posted = requests.post(upload["url"], data=upload["fields"], files={"file": ("late.txt", b"hello")}, timeout=30)
+    assert posted.status_code in (200, 201, 204)
+    document_id = answer["document"]["id"]
+    outcome = expire_upload(store, files, dataset.id, document_id)
+    assert outcome in ("completed", "already complete", "nothing to do")  # the S3 event may win the race
+    document = store.get(dataset.id, document_id)
+    assert document.upload_status == "done" and document.size == 5
+
+
+def test_a_file_larger_than_asked_for_is_discarded_with_a_reason(local_stack, tenant_id):
+    _, store, files, dataset = setup(tenant_id)
+    answer = request_upload(store, files, RecordingExpiry(), dataset, {"name": "small.txt", "size": 3}, LIMITS)
+    document_id = answer["document"]["id"]
+    assert complete_upload(store, files, dataset.id, document_id, size=10_000) == "too large"
+    document = store.get(dataset.id, document_id)
+    assert document.run == "4" and "more than the 3 bytes" in document.progress_msg
+    assert files.size_of(document.source_key) is None
