@@ -106,6 +106,7 @@ class LocalHandle:
             "tenant_id": self.tenant_id,
             "aws_endpoint_url": stack["aws_endpoint_url"],
             "region": stack["region"],
+            "bucket": next(iter(self.stack.bucket_names.values()), None),  # the documents bucket
             "buckets": stack["buckets"],
             "tables": stack["tables"],
             "queues": {lid: q["url"] for lid, q in stack["queues"].items()},
