@@ -80,6 +80,7 @@ def test_list_orders_pages_and_range_errors(api):
     assert [d["name"] for d in by_name] == ["a", "b", "c"]
     page = api.call("GET", "/dataset", params={"orderby": "name", "desc": "false", "offset": 1, "count": 1})
     assert [d["name"] for d in page["data"]] == ["b"]
+    assert api.call("GET", "/dataset", params={"count": 0})["data"] == []
     for offset in (-1, 4):
         out_of_range = api.call("GET", "/dataset", params={"offset": offset})
         assert out_of_range == {"code": 100, "message": "IndexError('Offset is out of the valid range.')"}

@@ -186,6 +186,7 @@ def test_list_pages_orders_and_keywords(api):
     assert names == ["alpha.txt", "Alphabet.txt"] and total == 2
     names, total = names_of(api, dataset_id, keywords="alpha", count=1, offset=1, descend="false")
     assert names == ["Alphabet.txt"] and total == 2
+    assert names_of(api, dataset_id, count=0) == ([], 4)
     for offset in (-1, 5):
         answer = api.call("GET", f"/dataset/{dataset_id}/documents", params={"offset": offset})
         assert answer == {"code": 100, "message": "IndexError('Offset is out of the valid range.')"}

@@ -61,6 +61,8 @@ class DynamoDatasetStore:
         # DynamoDB has no offset: read offset + count in order and drop the first `offset`.
         # A tenant has few datasets, and the cost still follows the page asked for.
         limit = None if count < 0 else offset + count
+        if limit == 0:
+            return [], 0
         items = list(index.query(tenant_id, scan_index_forward=not descending, limit=limit, consistent_read=True))
         skipped = min(offset, len(items))
         return [to_domain(item) for item in items[offset:]], skipped

@@ -79,6 +79,8 @@ class DynamoDocumentStore:
             "name": DocumentModel.by_name,
         }[order]
         end = None if count < 0 else offset + count
+        if not keywords and end == 0:
+            return [], None
         if not keywords:
             # One query: the first offset + count items in order (DynamoDB has no offset).
             items = index.query(dataset_id, scan_index_forward=not descending, limit=end, consistent_read=True)
