@@ -164,6 +164,7 @@ class DynamoDocumentStore:
             try:
                 if new_name is None:
                     item.update(actions=actions)
+                    return to_domain(item)  # UpdateItem answered the new item: no read needed
                 else:
                     self._rename(item, document, new_name, actions)
             except (UpdateError, TransactionCancelled) as error:
