@@ -18,7 +18,7 @@ from kb_ingest.dal.datasets import get_dataset_store
 from kb_ingest.dal.documents import get_document_store
 from kb_ingest.dal.events import EventBridgePublisher
 from kb_ingest.dal.queues import ParseQueue, delay_redelivery
-from kb_ingest.dal.runs import DynamoRunStore
+from kb_ingest.dal.runs import get_run_store
 from kb_ingest.domain.inbox import inbox_dataset_id, reconcile_inbox_key
 from kb_ingest.domain.parse_runs import start_runs
 from kb_ingest.domain.parse_worker import ParseJob, run_parse
@@ -43,7 +43,7 @@ def parse(body: dict[str, Any], record: SQSRecord, context: Any) -> None:
     outcome = run_parse(
         job,
         get_document_store(),
-        DynamoRunStore(),
+        get_run_store(),
         read_file=lambda document: files.read_object(object_key(document)),
         new_sink=lambda document: ChunkWriter(document.tenant_id, document.kb_id, document.id, job.run_id),
         events=EventBridgePublisher(),
@@ -60,7 +60,7 @@ def parse_all(body: dict[str, Any]) -> None:
     if dataset is None:
         return  # deleted meanwhile
     page, after = get_document_store().page_after(dataset.id, body.get("after"), PAGE_OF_DOCUMENTS)
-    start_runs(DynamoRunStore(), ParseQueue(), dataset, page)
+    start_runs(get_run_store(), ParseQueue(), dataset, page)
     if after is not None:
         ParseQueue().request_parse_all(body["tenant_id"], body["dataset_id"], after)
 
@@ -76,7 +76,7 @@ def object_event(body: dict[str, Any]) -> None:
                 age_seconds,
                 get_dataset_store(),
                 get_document_store(),
-                DynamoRunStore(),
+                get_run_store(),
                 ParseQueue(),
                 S3InboxObjects(),
                 get_settings().max_presigned_upload_bytes,

@@ -7,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from kb_ingest.clock import now_ms
 from kb_ingest.dal.queues import ParseQueue
-from kb_ingest.dal.runs import DynamoRunStore
+from kb_ingest.dal.runs import get_run_store
 from kb_ingest.dal.sweep import DynamoSweepSource, load_cursor, save_cursor
 from kb_ingest.domain.reparse import SweepBudget, sweep
 from kb_ingest.observability import logger, metrics, tracer
@@ -22,7 +22,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     cursor = load_cursor()
     budget = SweepBudget(settings.reparse_max_documents, settings.reparse_max_requeues)
     report = sweep(
-        DynamoSweepSource(), DynamoRunStore(), ParseQueue(), cursor, budget, now_ms(),
+        DynamoSweepSource(), get_run_store(), ParseQueue(), cursor, budget, now_ms(),
         context.get_remaining_time_in_millis,
     )  # fmt: skip
     save_cursor(cursor)

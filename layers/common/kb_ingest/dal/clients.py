@@ -13,3 +13,12 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeou
 def client(service: str) -> Any:
     """A boto3 client; the endpoint comes from AWS_ENDPOINT_URL locally, AWS's otherwise."""
     return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+@cache
+def transactions_connection() -> Any:
+    """The PynamoDB connection transactions go through: one botocore client per container
+    (creating one costs tens of milliseconds, too much to pay per document)."""
+    from pynamodb.connection import Connection
+
+    return Connection()

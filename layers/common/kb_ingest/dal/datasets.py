@@ -5,10 +5,10 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from kb_ingest.clock import now_ms
+from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, NameClaimModel, PurgeJobModel
 from kb_ingest.dal.names import dataset_name_scope, is_claimed
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
@@ -35,7 +35,7 @@ def _to_item(dataset: Dataset) -> DatasetModel:
 
 class DynamoDatasetStore:
     def __init__(self) -> None:
-        self._connection = Connection()
+        self._connection = transactions_connection()
 
     # ------------------------------------------------------------ reads
     def get(self, tenant_id: str, dataset_id: str) -> Dataset | None:

@@ -11,9 +11,9 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
+from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, DocumentModel, NameClaimModel
 from kb_ingest.dal.names import claimed_keys, document_name_scope, is_claimed
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
@@ -55,7 +55,7 @@ def _chunks(items: list[Document], size: int) -> Iterator[list[Document]]:
 
 class DynamoDocumentStore:
     def __init__(self) -> None:
-        self._connection = Connection()
+        self._connection = transactions_connection()
 
     # ------------------------------------------------------------ reads
     def get(self, dataset_id: str, document_id: str) -> Document | None:

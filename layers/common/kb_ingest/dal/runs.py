@@ -5,12 +5,13 @@ and its failure only land while the document is still RUNNING that same run, so 
 late message, a restart or a stop can never be overwritten by an older run.
 """
 
+from functools import lru_cache
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 
+from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.documents import to_domain, to_item
 from kb_ingest.dal.models import DatasetModel, DocumentModel
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
@@ -31,7 +32,7 @@ def _is_condition_failure(error: Exception) -> bool:
 
 class DynamoRunStore:
     def __init__(self) -> None:
-        self._connection = Connection()
+        self._connection = transactions_connection()
 
     def _update_run(self, dataset_id: str, document_id: str, run_id: str, actions: list[Any]) -> Document | None:
         item = DocumentModel(dataset_id, document_id)
@@ -220,3 +221,8 @@ class DynamoRunStore:
             ],
             add_version_condition=False,
         )
+
+
+@lru_cache(maxsize=1)
+def get_run_store() -> DynamoRunStore:
+    return DynamoRunStore()

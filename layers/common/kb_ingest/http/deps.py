@@ -44,11 +44,10 @@ def get_cleanup_queue() -> "CleanupQueue":
     return CleanupQueue()
 
 
-@lru_cache(maxsize=1)
 def get_run_store() -> "DynamoRunStore":
-    from kb_ingest.dal.runs import DynamoRunStore
+    from kb_ingest.dal.runs import get_run_store as run_store
 
-    return DynamoRunStore()
+    return run_store()
 
 
 @lru_cache(maxsize=1)
