@@ -1,11 +1,14 @@
-"""Word .docx (python-docx) and PowerPoint .pptx (python-pptx)."""
+"""Word .docx (streamed with lxml) and PowerPoint .pptx (python-pptx)."""
 
 from __future__ import annotations
 
 import functools
 import io
+import posixpath
+import zipfile
+import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from . import sniff
 from ._zipguard import check_zip
@@ -16,10 +19,15 @@ _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _NS = {"w": _W, "mc": _MC}
 _BLOCK_CHARS = 16 * 1024
+_DEADLINE_EVERY = 4096  # paragraphs or tables read between two deadline checks
 
 # Elements that only wrap block content (content controls, custom XML, tracked moves/insertions).
 _WRAPPERS = {f"{{{_W}}}{name}" for name in ("sdt", "sdtContent", "customXml", "ins", "moveTo", "smartTag")}
-_P, _TBL, _TR, _TC = (f"{{{_W}}}{name}" for name in ("p", "tbl", "tr", "tc"))
+_P, _TBL, _TR, _TC, _T = (f"{{{_W}}}{name}" for name in ("p", "tbl", "tr", "tc", "t"))
+_DOCUMENT, _BODY = f"{{{_W}}}document", f"{{{_W}}}body"
+_BODY_CONTAINER = frozenset({_BODY})
+_HEADER_FOOTER_CONTAINERS = frozenset({f"{{{_W}}}hdr", f"{{{_W}}}ftr"})
+_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 # Text of a paragraph in document order: runs, hyperlinks, fields, text boxes drawn in it (the
 # drawing's fallback copy for old readers is skipped), deleted text (w:delText) is not w:t.
@@ -96,34 +104,140 @@ def _block_lines(container: Any) -> Iterator[str]:
             yield from _table_lines(child)
 
 
-def _header_footer_lines(document: Any, kind: str) -> list[str]:
-    """Every distinct line of the document's headers (``kind="header"``) or footers."""
-    parts = []
-    for rel in document.part.rels.values():
-        if rel.is_external or not rel.reltype.endswith("/" + kind):
+def _block_level(element: Any, containers: frozenset[str]) -> bool:
+    """Whether ``_block_lines`` of a container would visit ``element``: only wrappers lie between them."""
+    node = element.getparent()
+    while node is not None and node.tag in _WRAPPERS:
+        node = node.getparent()
+    return node is not None and node.tag in containers
+
+
+def _release(element: Any) -> None:
+    """Free a block already read, and whatever came before it in its parent (read or skipped)."""
+    element.clear()
+    parent = element.getparent()
+    if parent is not None:
+        while element.getprevious() is not None:
+            del parent[0]
+
+
+def _iterparse(source: IO[bytes], tags: tuple[str, ...]) -> Any:
+    """End events of ``tags`` in an XML stream; no DTD, no entity expansion, no network."""
+    from lxml import etree
+
+    return etree.iterparse(
+        source,
+        events=("end",),
+        tag=tags,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
+
+
+def _stream_lines(source: IO[bytes], containers: frozenset[str], deadline: Deadline) -> Iterator[str]:
+    """``_block_lines`` of the container(s) in an XML part, read as a stream and freed as it goes."""
+    events = _iterparse(source, (_P, _TBL))
+    blocks = 0
+    for _, element in events:
+        if not _block_level(element, containers):
+            continue  # a paragraph or table inside a cell or a text box: read with its block
+        blocks += 1
+        if blocks % _DEADLINE_EVERY == 0:
+            deadline.check()  # also between blocks yielding no text (empty paragraphs)
+        if element.tag == _P:
+            text = _paragraph_text(element)
+            lines = [text] if text else []
+        else:
+            lines = list(_table_lines(element))
+        _release(element)
+        yield from lines
+    root = events.root
+    if containers == _BODY_CONTAINER and (root is None or root.tag != _DOCUMENT or root.find(_BODY) is None):
+        raise ValueError("the main document part is not a w:document with a w:body")
+
+
+def _body_texts(source: IO[bytes]) -> Iterator[str]:
+    """Every non-blank ``w:t`` of the body, wherever it lies."""
+    for _, element in _iterparse(source, (_T,)):
+        text = element.text
+        if text and text.strip() and any(True for _ in element.iterancestors(_BODY)):
+            yield text
+        element.clear()
+
+
+def _part_rels(zf: zipfile.ZipFile, partname: str) -> list[tuple[str, str]]:
+    """(relationship type, target part name) of a part's internal relationships."""
+    from lxml import etree
+
+    folder, name = posixpath.split(partname)
+    try:
+        xml = zf.read(posixpath.join(folder, "_rels", name + ".rels"))
+    except KeyError:
+        return []
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    rels = []
+    for rel in etree.fromstring(xml, parser).iter(f"{{{_RELS}}}Relationship"):
+        if rel.get("TargetMode") == "External":
             continue
-        parts.append((str(rel.target_part.partname), rel.target_part))
+        target = rel.get("Target", "")
+        path = target.lstrip("/") if target.startswith("/") else posixpath.join(folder, target)
+        rels.append((rel.get("Type", ""), posixpath.normpath(path)))
+    return rels
+
+
+def _main_partname(zf: zipfile.ZipFile) -> str:
+    for reltype, target in _part_rels(zf, ""):  # the package's own relationships: _rels/.rels
+        if reltype.endswith("/officeDocument"):
+            return target
+    return "word/document.xml"
+
+
+def _header_footer_lines(zf: zipfile.ZipFile, rels: list[tuple[str, str]], kind: str, deadline: Deadline) -> list[str]:
+    """Every distinct line of the document's headers (``kind="header"``) or footers."""
     seen: set[str] = set()
     lines: list[str] = []
-    for _, part in sorted(parts, key=lambda item: item[0]):
-        for line in _block_lines(part.element):
-            if line not in seen:
-                seen.add(line)
-                lines.append(line)
+    for partname in sorted({target for reltype, target in rels if reltype.endswith("/" + kind)}):
+        with zf.open(partname) as part:
+            for line in _stream_lines(part, _HEADER_FOOTER_CONTAINERS, deadline):
+                if line not in seen:
+                    seen.add(line)
+                    lines.append(line)
     return lines
 
 
 def extract_docx(data: bytes, limits: ExtractLimits, deadline: Deadline) -> Iterator[TextBlock]:
+    """The document's lines: headers, then body paragraphs and tables in order, then footers.
+
+    ``word/document.xml`` is parsed as a stream straight out of the zip, each paragraph or table
+    freed once read, so memory stays flat however long the document is.
+    """
     what = sniff.what(sniff.DOCX)
     check_zip(data, limits, what)
-    import docx
+    from lxml import etree
 
+    bad_input = (
+        etree.LxmlError,
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        RuntimeError,  # an encrypted member
+        NotImplementedError,  # an unsupported compression method
+        ValueError,
+        KeyError,
+        AttributeError,
+        TypeError,
+    )
     try:
-        document = docx.Document(io.BytesIO(data))
-        body = document.element.body
-        headers = _header_footer_lines(document, "header")
-        footers = _header_footer_lines(document, "footer")
-    except Exception as exc:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        main = _main_partname(zf)
+        zf.getinfo(main)  # KeyError: not a Word document
+        rels = _part_rels(zf, main)
+        headers = _header_footer_lines(zf, rels, "header", deadline)
+        footers = _header_footer_lines(zf, rels, "footer", deadline)
+    except bad_input as exc:
         raise CorruptDocument(damaged_message(what)) from exc
 
     buffer: list[str] = []
@@ -132,27 +246,31 @@ def extract_docx(data: bytes, limits: ExtractLimits, deadline: Deadline) -> Iter
 
     def lines() -> Iterator[str]:
         yield from headers
-        yield from _block_lines(body)
+        with zf.open(main) as body:
+            yield from _stream_lines(body, _BODY_CONTAINER, deadline)
         yield from footers
 
     try:
-        for line in lines():
-            found = True
-            buffer.append(line + "\n")
-            size += len(line) + 1
-            if size >= _BLOCK_CHARS:
-                deadline.check()
-                yield TextBlock("".join(buffer))
-                buffer, size = [], 0
-    except (ValueError, KeyError, AttributeError, TypeError) as exc:
+        with zf:
+            for line in lines():
+                found = True
+                buffer.append(line + "\n")
+                size += len(line) + 1
+                if size >= _BLOCK_CHARS:
+                    deadline.check()
+                    yield TextBlock("".join(buffer))
+                    buffer, size = [], 0
+            if not found:
+                # Text only in places the walk above does not visit (frames, unusual wrappers):
+                # every w:t, read in a second pass over the body (only for such documents).
+                with zf.open(main) as body:
+                    texts = list(_body_texts(body))
+                if texts:
+                    buffer.append(" ".join(texts) + "\n")
+    except bad_input as exc:
         raise CorruptDocument(damaged_message(what)) from exc
     if buffer:
         yield TextBlock("".join(buffer))
-    if not found:
-        # Text only in places the walk above does not visit (frames, unusual wrappers): every w:t.
-        texts = [t.text for t in body.iter(f"{{{_W}}}t") if t.text and t.text.strip()]
-        if texts:
-            yield TextBlock(" ".join(texts) + "\n")
 
 
 # --- pptx ----------------------------------------------------------------------------------------
