@@ -364,6 +364,11 @@ class Template:
         return self._condition_cache[name]
 
     # ------------------------------------------------------------ internals
+    def _parameter_ref(self, value: Any) -> Any:
+        """`!Ref SomeParameter` as the parameter's value (a schedule rate kept as a parameter)."""
+        name = value.get("Ref") if isinstance(value, dict) and len(value) == 1 else None
+        return self.parameters[name] if isinstance(name, str) and name in self.parameters else value
+
     def _parameters(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         declared: dict[str, Any] = self.data.get("Parameters") or {}
         unknown = set(overrides) - set(declared)
@@ -448,7 +453,7 @@ class Template:
                     ScheduleSource(
                         function_id=logical_id,
                         event_name=event_name,
-                        expression=str(ev.get("Schedule", "")),
+                        expression=str(self._parameter_ref(ev.get("Schedule", ""))),
                         enabled=enabled,
                         input=ev.get("Input"),
                         name=ev.get("Name"),

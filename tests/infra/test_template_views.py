@@ -163,3 +163,12 @@ def test_resolver(template):
         resolver.resolve({"Ref": "Api"})  # a real resource with no local value given
     with pytest.raises(UnresolvableError, match="knows only"):
         resolver.resolve({"Fn::GetAtt": ["Things", "StreamArn"]})
+
+
+def test_a_schedule_rate_kept_in_a_parameter_resolves_to_its_value():
+    from infra.local.template import Template
+
+    [schedule] = Template().functions["ReparseDocumentsFunction"].schedules
+    assert schedule.expression == "rate(10 minutes)"
+    overridden = Template(parameter_overrides={"ReparseSchedule": "rate(1 minute)"})
+    assert overridden.functions["ReparseDocumentsFunction"].schedules[0].expression == "rate(1 minute)"
