@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         say("")
         say(text)
         say(f"Written to {md_path} and {json_path}.")
+        lingering = [t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+        log(f"threads alive at the end: {lingering}")
     return 0
 
 

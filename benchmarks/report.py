@@ -89,8 +89,9 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> lis
     return [line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in cells[1:])]
 
 
-def render_table(table: Table) -> list[str]:
-    lines = [f"#### {table.title}", "", *markdown_table(table.columns, table.rows)]
+def render_table(table: Table, section_title: str = "") -> list[str]:
+    heading = [] if table.title == section_title else [f"#### {table.title}", ""]
+    lines = [*heading, *markdown_table(table.columns, table.rows)]
     if table.notes:
         lines.append("")
         lines += [f"_{note}_" for note in table.notes]
@@ -115,7 +116,7 @@ def render(
         if section.error:
             lines += [f"**ERROR: the section failed: {section.error}**", ""]
         for table in section.tables:
-            lines += render_table(table)
+            lines += render_table(table, section.title)
         lines += [f"_Section time: {section.seconds:.0f} s._", ""]
     bars = [(section, b) for section in sections for b in section.bars]
     counts = {status: sum(1 for _, b in bars if b.status == status) for status in (MET, MISSED, ERROR)}
