@@ -80,8 +80,12 @@ class _Progress:
         self.value = 0.0
         self._last_write = 0.0
 
-    def say(self, message: str, value: float, force: bool = True, release: bool = False) -> None:
+    def note(self, message: str) -> None:
+        """Add a line, written with the next progress write."""
         self.lines = f"{self.lines}\n{log_line(message)}".strip()
+
+    def say(self, message: str, value: float, force: bool = True, release: bool = False) -> None:
+        self.note(message)
         self.set(value, force, release)
 
     def set(self, value: float, force: bool = False, release: bool = False) -> None:
@@ -144,8 +148,9 @@ def run_parse(
                 }
             )
             tokens += chunk.token_count
-            if chunk.page is not None and chunk.page != last_page and last_page is not None:
-                progress.lines = f"{progress.lines}\n{log_line(f'Page {last_page} chunked.')}"
+            finished_page = last_page if chunk.page != last_page else None
+            if finished_page is not None and (finished_page <= 3 or finished_page % 50 == 0):
+                progress.note(f"Page {finished_page} chunked.")  # milestones only: the message stays short
             last_page = chunk.page
             progress.set(0.1 + 0.75 * min(1.0, chunk.offset / expected))
             if remaining_ms() < SAFETY_MARGIN_MS:
