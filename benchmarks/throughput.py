@@ -204,9 +204,9 @@ _MEMORY_CAUSES = {
     "until the reader is dropped, so memory grows page after page although the text is streamed; the file is "
     "compressed, so the inflated streams are several times its size. Dropping the reader's cached objects "
     "after each page (or reading pages through short-lived readers) would hold about one page at a time",
-    "DOCX": "python-docx parses every XML part of the package into one lxml tree before the first paragraph is "
-    "read (the DOM is many times the zipped file). Streaming word/document.xml with lxml.etree.iterparse, "
-    "clearing each paragraph once read, would hold one paragraph at a time",
+    "DOCX": "the peak before the first chunk is what opening the package and reading word/document.xml "
+    "up to the first block holds; a peak that keeps growing after it means elements are kept once read "
+    "(an XML tree that is not cleared as it is walked)",
     "XLSX": "openpyxl reads the sheet in read-only mode, but the shared-strings table is loaded whole and the "
     "rows are structured (header detection) before rendering; the input is zipped XML",
 }
