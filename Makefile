@@ -1,16 +1,23 @@
 # The two commands a newcomer needs: `make serve` and `make test`. Both create the virtual
 # environment and install the project first when needed.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# One Python everywhere: the Lambda runtime (template.yaml), this venv and CI are 3.13.
+# pyenv's python3.13 shim fails unless 3.13 is selected, so each candidate is asked for its version.
+PYTHON_VERSION := 3.13
+PYTHON ?= $(shell for p in python$(PYTHON_VERSION) $$HOME/.pyenv/versions/$(PYTHON_VERSION).*/bin/python$(PYTHON_VERSION) /usr/local/bin/python$(PYTHON_VERSION) /usr/bin/python$(PYTHON_VERSION); do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(PYTHON_VERSION))))' 2>/dev/null && { echo "$$p"; break; }; done)
+comma := ,
 VENV := .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
+# The stamp names the version, so a venv made by another Python is rebuilt rather than reused.
+INSTALLED := $(VENV)/.installed-py$(PYTHON_VERSION)
 export PYTHONPATH := layers/common:.
 
 .PHONY: serve test lint format typecheck unit e2e bench keys openapi deploy clean
 
 $(INSTALLED): pyproject.toml layers/common/requirements.txt functions/parse_document/requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (e.g. pyenv install $(PYTHON_VERSION)) or pass PYTHON=/path/to/python$(PYTHON_VERSION)"; exit 1; }
+	rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[parsing,dev]'
 	touch $(INSTALLED)
