@@ -213,8 +213,9 @@ class NameClaimModel(Model):
         table_name = _TableNameFromSettings("name_claims_table")
 
     scope = UnicodeAttribute(hash_key=True)
-    name_key = UnicodeAttribute(range_key=True)
+    name_key = UnicodeAttribute(range_key=True)  # kb_ingest.dal.names.claim_key of the name
     owner_id = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)  # the name as written, for people reading the table
 
 
 class PurgeJobModel(Model):
