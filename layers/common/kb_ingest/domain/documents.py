@@ -291,9 +291,15 @@ def check_upload(files: list[IncomingFile], dataset: Dataset | None, max_bytes: 
 
 
 def new_document(
-    dataset: Dataset, name: str, kind: str, size: int, document_id: str | None = None, **extra: Any
+    dataset: Dataset,
+    name: str,
+    kind: str,
+    size: int,
+    document_id: str | None = None,
+    created_at: int | None = None,
+    **extra: Any,
 ) -> Document:
-    now = now_ms()
+    now = created_at if created_at is not None else now_ms()
     return Document(
         id=document_id or new_id(),
         kb_id=dataset.id,
@@ -317,9 +323,11 @@ def upload_documents(
 ) -> list[dict[str, Any]]:
     checked = check_upload(files, dataset, max_bytes)
     assert dataset is not None
+    # RAGFlow inserts the files one after another: the last of an upload is the newest.
+    first = now_ms()
     documents = [
-        new_document(dataset, name, kind, len(incoming.content))
-        for (name, kind), incoming in zip(checked, files, strict=True)
+        new_document(dataset, name, kind, len(incoming.content), created_at=first + position)
+        for position, ((name, kind), incoming) in enumerate(zip(checked, files, strict=True))
     ]
     # Files first, records second: until the records exist nobody can see the files, and an
     # object whose record never came is reclaimed by the scheduled sweep of uploads/.
@@ -376,8 +384,10 @@ def update_document(
             raise ArgumentError("The extension of file cannot be changed", data=False)
         if len(name.encode("utf-8")) > MAX_NAME_BYTES:
             raise ArgumentError(f"File name must be {MAX_NAME_BYTES} bytes or less.")
-        if name != document.name:
-            new_name = name
+        if name.lower() == document.name.lower():
+            # RAGFlow looks the name up in the dataset and finds the document itself.
+            raise ArgumentError("Duplicated document name in the same dataset.")
+        new_name = name
     if "enable" in body:
         enable = body["enable"]
         if str(enable) not in ("0", "1") or isinstance(enable, bool):

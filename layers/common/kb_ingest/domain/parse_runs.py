@@ -207,7 +207,20 @@ def document_ids_of(body: Mapping[str, Any]) -> list[str] | None:
         return None
     if not isinstance(ids, list):
         raise ArgumentError("'doc_ids' must be a list of document ids.")
+    for position, document_id in enumerate(ids):
+        if not isinstance(document_id, str) or not document_id:
+            raise ArgumentError(
+                f"'doc_ids' must be a list of document ids (non-empty strings); item {position} is "
+                f"{_json_kind(document_id)}."
+            )
     return list(dict.fromkeys(ids))
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "an empty string"
+    kinds = {dict: "an object", list: "an array", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
 
 
 def start_parsing_many(
