@@ -215,3 +215,27 @@ def test_document_suffixes_keep_the_extension_and_fill_gaps(api):
     parts = [("file", ("A.TXT", b"4")), ("file", ("a.txt", b"5")), ("file", ("a.md", b"6"))]
     batch = api.call("POST", f"/dataset/{dataset_id}/documents", files=parts)["data"]
     assert [document["name"] for document in batch] == ["A.TXT", "a(3).txt", "a.md"]
+
+
+# ---------------------------------------------------------------- item 8: empty documents named on "start all"
+@pytest.mark.parametrize("doc_ids", [None, []], ids=["null", "empty-list"])
+def test_starting_every_document_names_each_empty_one(api, doc_ids):
+    dataset_id = api.create_dataset("empties")
+    documents = api.upload(dataset_id, {"e1.txt": b"", "full.txt": b"text", "e2.md": b""})
+    listed = api.call("POST", f"/dataset/{dataset_id}/documents/status", json={"doc_ids": doc_ids})
+    assert listed == {
+        "code": 0,
+        "data": True,
+        "message": "Empty data in the document: e1.txt; Empty data in the document: e2.md; ",
+    }
+    # The same message as naming the ids, and a document that stops being empty leaves the list.
+    by_ids = api.call("POST", f"/dataset/{dataset_id}/documents/status", json={"doc_ids": [d["id"] for d in documents]})
+    assert by_ids["message"] == listed["message"]
+    api.call("DELETE", f"/dataset/{dataset_id}/documents/{documents[0]['id']}")
+    again = api.call("POST", f"/dataset/{dataset_id}/documents/status", json={"doc_ids": doc_ids})
+    assert again["message"] == "Empty data in the document: e2.md; "
+    renamed = api.call("PUT", f"/dataset/{dataset_id}/documents/{documents[2]['id']}", json={"name": "e3.md"})
+    assert renamed["code"] == 0
+    assert api.call("POST", f"/dataset/{dataset_id}/documents/status", json={})["message"] == (
+        "Empty data in the document: e3.md; "
+    )

@@ -44,10 +44,17 @@ def to_domain(item: DocumentModel) -> Document:
 
 def to_item(document: Document) -> DocumentModel:
     values = {name: getattr(document, name) for name in _FIELDS if name not in ("kb_id", "id", "version")}
-    item = DocumentModel(document.kb_id, document.id, name_key=name_key(document.name), **values)
+    item = DocumentModel(
+        document.kb_id, document.id, name_key=name_key(document.name), empty_in=_empty_in(document), **values
+    )
     if document.version:
         item.version = document.version
     return item
+
+
+def _empty_in(document: Document) -> str | None:
+    """The sparse empty-documents index holds uploaded files of size 0."""
+    return document.kb_id if document.size == 0 and document.upload_status == "done" else None
 
 
 def _chunks(items: list[Document], size: int) -> Iterator[list[Document]]:
@@ -101,6 +108,13 @@ class DynamoDocumentStore:
             total += 1
         return page, total
 
+    def empty_document_names(self, dataset_id: str, limit: int) -> tuple[list[str], bool]:
+        """Names of the dataset's empty documents, oldest first, from the sparse index (its size
+        is the number of empty documents, not of documents); and whether there are more."""
+        results = DocumentModel.empty_documents.query(dataset_id, limit=limit + 1, attributes_to_get=["name"])
+        names = [str(item.name) for item in results]
+        return names[:limit], len(names) > limit
+
     # ------------------------------------------------------------ writes
     def add(self, dataset: Dataset, documents: list[Document]) -> list[Document]:
         stored: list[Document] = []
@@ -152,6 +166,9 @@ class DynamoDocumentStore:
     def update(self, document: Document, values: dict[str, Any], new_name: str | None) -> Document | None:
         for _ in range(_MAX_ATTEMPTS):
             actions = [getattr(DocumentModel, key).set(value) for key, value in values.items()]
+            if "size" in values or "upload_status" in values:  # keep the empty-documents index exact
+                empty_in = _empty_in(replace(document, **{k: v for k, v in values.items() if k in _FIELDS}))
+                actions.append(DocumentModel.empty_in.set(empty_in) if empty_in else DocumentModel.empty_in.remove())
             item = to_item(document)
             try:
                 if new_name is None:

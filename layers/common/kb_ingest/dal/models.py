@@ -146,6 +146,18 @@ class _DocumentsById(GlobalSecondaryIndex):
     id = UnicodeAttribute(hash_key=True)
 
 
+class _EmptyDocuments(GlobalSecondaryIndex):
+    """Sparse: only documents whose file is empty carry `empty_in`, so "start every document"
+    names the empty ones without reading the dataset."""
+
+    class Meta:
+        index_name = "empty_documents"
+        projection = IncludeProjection(["name"])
+
+    empty_in = UnicodeAttribute(hash_key=True)
+    create_time = NumberAttribute(range_key=True)
+
+
 class DocumentModel(Model):
     class Meta:
         table_name = _TableNameFromSettings("documents_table")
@@ -199,6 +211,9 @@ class DocumentModel(Model):
     by_update_time = _DocumentsByUpdateTime()
     by_name = _DocumentsByName()
     by_document_id = _DocumentsById()
+    # The dataset id while the document's uploaded file is empty (size 0), absent otherwise.
+    empty_in = UnicodeAttribute(null=True)
+    empty_documents = _EmptyDocuments()
 
 
 # ---------------------------------------------------------------- bookkeeping

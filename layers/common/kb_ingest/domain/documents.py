@@ -243,6 +243,10 @@ class DocumentStore(Protocol):
     def page_after(self, dataset_id: str, after: str | None, limit: int) -> tuple[list[Document], str | None]:
         """Documents in id order after `after`, and the cursor of the next page (None at the end)."""
 
+    def empty_document_names(self, dataset_id: str, limit: int) -> tuple[list[str], bool]:
+        """Up to `limit` names of the dataset's documents with an empty file, oldest first, and
+        whether there are more; the cost follows the number of empty documents only."""
+
     def update(self, document: Document, values: dict[str, Any], new_name: str | None) -> Document | None: ...
 
     def remove(self, document: Document) -> bool:
