@@ -34,7 +34,7 @@ def to_domain(item: DocumentModel) -> Document:
     values: dict[str, Any] = {name: getattr(item, name) for name in _FIELDS}
     for name in _INTEGERS:
         values[name] = int(values[name] or 0)
-    for name in ("process_begin_at", "lease_until", "next_retry_at"):
+    for name in ("process_begin_at", "lease_until", "next_retry_at", "upload_max_bytes"):
         if values[name] is not None:
             values[name] = int(values[name])
     values["progress"] = float(values["progress"])

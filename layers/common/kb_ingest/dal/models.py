@@ -184,6 +184,7 @@ class DocumentModel(Model):
     chunk_num = NumberAttribute(default=0)
     token_num = NumberAttribute(default=0)
     upload_status = UnicodeAttribute(default="done")
+    upload_max_bytes = NumberAttribute(null=True)
     # Parsing: each start makes a new run id; every write of a run is conditional on it.
     run_id = UnicodeAttribute(null=True)
     chunks_run_id = UnicodeAttribute(null=True)  # the run whose chunks are served

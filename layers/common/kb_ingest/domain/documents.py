@@ -151,7 +151,7 @@ def clean_filename(raw: str) -> str:
 
 _INTERNAL_FIELDS = (
     "version", "tenant_id", "run_id", "chunks_run_id", "lease_until", "source_etag", "parsed_etag",
-    "settings_fingerprint", "parser_pinned", "next_retry_at", "last_error_class", "history",
+    "settings_fingerprint", "parser_pinned", "next_retry_at", "last_error_class", "history", "upload_max_bytes",
 )  # fmt: skip
 
 
@@ -181,6 +181,7 @@ class Document:
     token_num: int = 0
     # Beyond RAGFlow: `pending` while a presigned upload has not arrived yet.
     upload_status: str = "done"
+    upload_max_bytes: int | None = None  # a presigned upload's limit, for every post of its form
     run_id: str | None = None
     chunks_run_id: str | None = None
     lease_until: int | None = None
