@@ -44,6 +44,64 @@ _BODIES: dict[str, dict[str, Any]] = {
 }
 
 
+_DOWNLOAD = "GET /api/v1/dataset/{dataset_id}/documents/{document_id}"
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+_OFFSET = _query("offset", {"type": "integer", "default": 0}, "items to skip; below 0 or past the end: code 100")
+_COUNT = _query("count", {"type": "integer", "default": -1}, "page size; -1 (or any negative) means all")
+# The query parameters the handlers read by hand (domain parsers give RAGFlow's own messages).
+_QUERIES: dict[str, list[dict[str, Any]]] = {
+    "GET /api/v1/dataset": [
+        _OFFSET,
+        _COUNT,
+        _query("orderby", {"type": "string", "enum": ["create_time", "update_time", "name"]}, "sort key"),
+        _query("desc", {"type": "boolean", "default": True}, "newest (or last) first; also 1/0, yes/no"),
+    ],
+    "GET /api/v1/dataset/{dataset_id}/documents": [
+        _OFFSET,
+        _COUNT,
+        _query("order_by", {"type": "string", "enum": ["create_time", "update_time", "name"]}, "sort key"),
+        _query("descend", {"type": "boolean", "default": True}, "newest (or last) first; also 1/0, yes/no"),
+        _query("keywords", {"type": "string"}, "case-insensitive substring of the name; total counts the matches"),
+    ],
+    "GET /api/v1/dataset/{dataset_id}/documents/{document_id}/chunks": [
+        _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "chunks to skip"),
+        _query("count", {"type": "integer", "minimum": 0, "default": 30}, "page size, at most 1,000 served"),
+    ],
+}
+# Every answer but a download is this envelope, HTTP 200, errors included (code 500 is a bug).
+_ENVELOPE = {
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {"type": "integer", "enum": [0, 100, 101, 102, 103, 109]},
+        "message": {"type": "string"},
+        "data": {},
+    },
+}
+_ANSWER = {
+    "description": 'RAGFlow\'s envelope `{"code", "message", "data"}`; code 0 is success',
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}},
+}
+_DOWNLOAD_ANSWERS = {
+    "200": {
+        "description": "the file's bytes (an attachment), or the envelope when it cannot be served",
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
+        },
+    },
+    "302": {
+        "description": "files over 4 MiB: a presigned S3 URL valid for 5 minutes",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+    },
+}
+
+
 def build() -> dict[str, Any]:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     from fastapi import FastAPI
@@ -76,6 +134,10 @@ def build() -> dict[str, Any]:
             key = f"{method.upper()} {path}"
             operation["description"] = docs.get(key, "")
             operation["security"] = [{"apiKey": []}]
+            if key in _QUERIES:
+                operation["parameters"] = [*operation.get("parameters", []), *_QUERIES[key]]
+            # FastAPI declares a 422 that never comes: validation errors answer in the envelope.
+            operation["responses"] = _DOWNLOAD_ANSWERS if key == _DOWNLOAD else {"200": _ANSWER}
             if key in _BODIES:
                 operation["requestBody"] = {
                     "content": {"application/json": {"schema": {"type": "object", "properties": _BODIES[key]}}}
@@ -93,7 +155,9 @@ def build() -> dict[str, Any]:
                         }
                     }
                 }
-    schema.setdefault("components", {})["securitySchemes"] = {
+    schema.setdefault("components", {}).pop("schemas", None)  # only FastAPI's 422 models were there
+    schema["components"]["schemas"] = {"Envelope": _ENVELOPE}
+    schema["components"]["securitySchemes"] = {
         "apiKey": {
             "type": "apiKey",
             "in": "header",

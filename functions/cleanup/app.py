@@ -1,6 +1,6 @@
 """Background cleanup from the cleanup queue: purge deleted datasets, expire unfinished
 uploads. On a schedule: re-queue purge jobs whose message was lost, and reclaim files under
-uploads/ whose record never came."""
+uploads/, incoming/ and parsed/ that no record claims any more."""
 
 import json
 from typing import Any
@@ -45,6 +45,6 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse |
     if event.get("source") == "aws.events":
         orphans = reclaim_orphan_uploads()
         if orphans:
-            logger.warning("orphaned uploads removed", extra={"keys": orphans})
+            logger.warning("orphaned files removed", extra={"keys": orphans})
         return {"requeued": resend_stale_purge_jobs(STALE_PURGE_JOB_MS), "orphans_removed": len(orphans)}
     return process_partial_response(event=event, record_handler=run_job, processor=processor, context=context)

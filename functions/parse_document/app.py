@@ -92,11 +92,18 @@ def object_event(body: dict[str, Any]) -> None:
             S3FileStore(),
             key,
             upload,
-            int(record.s3.get_object.size or 0),
             age_seconds,
             get_settings().upload_expiry_grace_seconds,
+            restart=parse_new_version,
         )
         logger.info("upload landed", extra={"key": key, "outcome": outcome})
+
+
+def parse_new_version(document: Any) -> None:
+    """A presigned document got a new file after it was parsed: parse the new version."""
+    dataset = get_dataset_store().get(document.tenant_id, document.kb_id)
+    if dataset is not None:
+        start_runs(get_run_store(), ParseQueue(), dataset, [document], reason="A new version of the file was uploaded.")
 
 
 JOB_FIELDS = {"parse": ("tenant_id", "dataset_id", "document_id", "run_id"), "parse_all": ("tenant_id", "dataset_id")}

@@ -116,7 +116,7 @@ def test_bulk_start_parses_every_document_and_counts_add_up_on_the_dataset(api):
     files["empty.txt"] = b""
     uploaded = api.upload(dataset_id, files)
     answer = api.call("POST", f"/dataset/{dataset_id}/documents/status", json={"doc_ids": None})
-    assert answer == {"code": 0, "data": True, "message": ""}
+    assert answer == {"code": 0, "data": True, "message": "Empty data in the document: empty.txt; "}
     for doc in uploaded:
         wait_for_end(api, dataset_id, doc["id"])
     docs = api.call("GET", f"/dataset/{dataset_id}/documents")["data"]["docs"]

@@ -52,11 +52,16 @@ def test_a_file_that_arrived_is_kept_even_if_its_event_is_late(local_stack, tena
     assert document.upload_status == "done" and document.size == 5
 
 
+def put_file(local_stack, key, content):
+    local_stack.client("s3").put_object(Bucket=local_stack.bucket_names["DocumentsBucket"], Key=key, Body=content)
+
+
 def test_a_file_larger_than_asked_for_is_discarded_with_a_reason(local_stack, tenant_id):
     _, store, files, dataset = setup(tenant_id)
     answer = request_upload(store, files, RecordingExpiry(), dataset, {"name": "small.txt", "size": 3}, LIMITS)
     document_id = answer["document"]["id"]
-    assert complete_upload(store, files, dataset.id, document_id, size=10_000) == "too large"
+    put_file(local_stack, store.get(dataset.id, document_id).source_key, b"x" * 10_000)
+    assert complete_upload(store, files, dataset.id, document_id) == "too large"
     document = store.get(dataset.id, document_id)
     assert document.run == "4" and "more than the 3 bytes" in document.progress_msg
     assert files.size_of(document.source_key) is None
@@ -78,3 +83,35 @@ def test_presigned_posts_and_download_urls_are_signed_with_sigv4(local_stack, te
     assert posted.status_code in (200, 201, 204)
     url = files.download_url(f"incoming/{tenant_id}/{dataset.id}/{answer['document']['id']}", "v4.txt", 60)
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "AWSAccessKeyId=" not in url
+
+
+def test_an_event_ahead_of_its_object_completes_nothing(local_stack, tenant_id):
+    _, store, files, dataset = setup(tenant_id)
+    answer = request_upload(store, files, RecordingExpiry(), dataset, {"name": "soon.txt", "size": 50}, LIMITS)
+    document_id = answer["document"]["id"]
+    assert complete_upload(store, files, dataset.id, document_id) == "not there"
+    document = store.get(dataset.id, document_id)
+    assert document.upload_status == "pending" and document.size == 50
+    put_file(local_stack, document.source_key, b"x" * 7)
+    assert complete_upload(store, files, dataset.id, document_id) == "completed"
+    assert complete_upload(store, files, dataset.id, document_id) == "already complete"  # duplicate event
+    assert store.get(dataset.id, document_id).size == 7
+
+
+def test_posting_the_form_again_is_a_new_version_and_parsed_documents_are_parsed_again(local_stack, tenant_id):
+    _, store, files, dataset = setup(tenant_id)
+    answer = request_upload(store, files, RecordingExpiry(), dataset, {"name": "v.txt", "size": 100}, LIMITS)
+    document_id = answer["document"]["id"]
+    key = store.get(dataset.id, document_id).source_key
+    put_file(local_stack, key, b"a" * 42)
+    assert complete_upload(store, files, dataset.id, document_id) == "completed"
+    document = store.get(dataset.id, document_id)
+    store.update(document, {"run": "3"}, None)  # as if it had been parsed
+    restarted = []
+    put_file(local_stack, key, b"b" * 92)
+    assert complete_upload(store, files, dataset.id, document_id, restarted.append) == "new version"
+    document = store.get(dataset.id, document_id)
+    assert document.size == 92 and document.source_etag == files.state(key).etag
+    assert [d.id for d in restarted] == [document_id]
+    put_file(local_stack, key, b"c" * 101)  # still over the form's limit on a later post
+    assert complete_upload(store, files, dataset.id, document_id) == "too large"

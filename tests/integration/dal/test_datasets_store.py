@@ -6,6 +6,7 @@ import pytest
 
 from kb_ingest.dal.datasets import DynamoDatasetStore
 from kb_ingest.dal.models import NameClaimModel, PurgeJobModel
+from kb_ingest.dal.names import claim_key
 from kb_ingest.domain import datasets
 from kb_ingest.domain.datasets import DatasetChanges, NameTaken
 
@@ -41,7 +42,7 @@ def test_rename_onto_a_taken_name_is_refused_and_changes_nothing(store, tenant_i
     with pytest.raises(NameTaken):
         store.update(dataset, DatasetChanges(name="B", values={"description": "x"}), 1)
     assert store.get(tenant_id, a["dataset_id"]).description is None
-    assert NameClaimModel.get(f"datasets#{tenant_id}", "a").owner_id == a["dataset_id"]
+    assert NameClaimModel.get(f"datasets#{tenant_id}", claim_key("a")).owner_id == a["dataset_id"]
 
 
 def test_list_pages_in_each_order(store, tenant_id):
@@ -94,3 +95,55 @@ def test_orphaned_uploads_are_reclaimed_and_claimed_ones_kept(local_stack, tenan
     assert orphan in removed
     assert upload_key(tenant_id, dataset.id, kept["id"]) not in removed
     s3.head_object(Bucket=bucket, Key=upload_key(tenant_id, dataset.id, kept["id"]))
+
+
+def count_dynamodb_calls(monkeypatch):
+    """Record the DynamoDB operations made in this process from now on."""
+    import botocore.client
+
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation, params):
+        if self.meta.service_model.service_name == "dynamodb":
+            calls.append(operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    return calls
+
+
+def test_a_name_taken_many_times_costs_the_same_calls_as_a_fresh_one(store, tenant_id, monkeypatch):
+    # Given "kb" and "kb(1)" .. "kb(39)" taken
+    for _ in range(40):
+        datasets.create_dataset(store, tenant_id, {"name": "kb"})
+    calls = count_dynamodb_calls(monkeypatch)
+    # When "kb" is created once more
+    assert datasets.create_dataset(store, tenant_id, {"name": "kb"})["dataset_name"] == "kb(40)"
+    # Then one read of the name's family found the free suffix, and one transaction took it
+    assert calls == ["Query", "TransactWriteItems"]
+    calls.clear()
+    assert datasets.create_dataset(store, tenant_id, {"name": "fresh"})["dataset_name"] == "fresh"
+    assert calls == ["Query", "TransactWriteItems"]
+
+
+def test_uploading_a_taken_name_many_times_reads_its_family_once(local_stack, tenant_id, monkeypatch):
+    from kb_ingest.dal.blobs import S3FileStore
+    from kb_ingest.dal.documents import DynamoDocumentStore
+    from kb_ingest.domain.documents import IncomingFile, upload_documents
+
+    datasets_store = DynamoDatasetStore()
+    dataset = datasets_store.get(
+        tenant_id, datasets.create_dataset(datasets_store, tenant_id, {"name": "d"})["dataset_id"]
+    )
+    documents = DynamoDocumentStore()
+    upload_documents(documents, S3FileStore(), dataset, [IncomingFile("a.txt", b"a")] * 30, 100)
+    calls = count_dynamodb_calls(monkeypatch)
+    [added] = upload_documents(documents, S3FileStore(), dataset, [IncomingFile("a.txt", b"a")], 100)
+    assert added["name"] == "a(30).txt"
+    assert calls == ["Query", "TransactWriteItems"]
+    calls.clear()
+    batch = [IncomingFile("a.txt", b"a"), IncomingFile("b.txt", b"b"), IncomingFile("A.txt", b"a")]
+    added_many = upload_documents(documents, S3FileStore(), dataset, batch, 100)
+    assert [document["name"] for document in added_many] == ["a(31).txt", "b.txt", "A(32).txt"]
+    assert calls == ["BatchGetItem", "Query", "TransactWriteItems"]  # only the taken name's family is read

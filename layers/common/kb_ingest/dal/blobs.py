@@ -6,6 +6,7 @@ a path component.
   incoming/{tenant}/{dataset}/{document}     presigned uploads (S3 events complete the document)
   parsed/{tenant}/{dataset}/{document}/...   parse output (no events)
   inbox/{dataset}/...                        the drop folder
+  rejected/{dataset}/...                     drop-folder objects that could not become documents
 """
 
 from collections.abc import Iterator
@@ -37,7 +38,15 @@ def parsed_prefix(tenant_id: str, dataset_id: str, document_id: str) -> str:
 
 
 def dataset_prefixes(tenant_id: str, dataset_id: str) -> list[str]:
-    return [f"uploads/{tenant_id}/{dataset_id}/", f"parsed/{tenant_id}/{dataset_id}/"]
+    """Every prefix holding a dataset's objects, whichever way they came in: multipart uploads,
+    presigned uploads, parse output, the drop folder and what it rejected while the dataset lived."""
+    return [
+        f"uploads/{tenant_id}/{dataset_id}/",
+        f"incoming/{tenant_id}/{dataset_id}/",
+        f"parsed/{tenant_id}/{dataset_id}/",
+        f"inbox/{dataset_id}/",
+        f"rejected/{dataset_id}/",
+    ]
 
 
 def _keys_under(prefix: str) -> Iterator[list[str]]:
@@ -56,6 +65,19 @@ def delete_prefix(prefix: str) -> int:
         client("s3").delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True})
         deleted += len(keys)
     return deleted
+
+
+def object_state(key: str) -> Any:
+    """What the bucket holds under `key` (a kb_ingest.domain.uploads.ObjectState), or None."""
+    from kb_ingest.domain.uploads import ObjectState
+
+    try:
+        head = client("s3").head_object(Bucket=get_settings().documents_bucket, Key=key)
+    except client("s3").exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return ObjectState(size=int(head["ContentLength"]), etag=str(head.get("ETag", "")))
 
 
 class S3FileStore:
@@ -86,14 +108,14 @@ class S3FileStore:
         response = client("s3").get_object(Bucket=self.bucket, Key=key)
         return bytes(response["Body"].read()), response.get("ETag")
 
+    def state(self, key: str) -> Any:
+        """The object's size and ETag (an ObjectState), or None when there is no such object."""
+        return object_state(key)
+
     def size_of(self, key: str) -> int | None:
         """The object's size, or None when there is no such object."""
-        try:
-            return int(client("s3").head_object(Bucket=self.bucket, Key=key)["ContentLength"])
-        except client("s3").exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        state = object_state(key)
+        return None if state is None else int(state.size)
 
     incoming_key = staticmethod(incoming_key)
 
@@ -154,15 +176,7 @@ class S3InboxObjects:
         return get_settings().documents_bucket
 
     def state(self, key: str) -> Any:
-        from kb_ingest.domain.inbox import ObjectState
-
-        try:
-            head = client("s3").head_object(Bucket=self.bucket, Key=key)
-        except client("s3").exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
-        return ObjectState(size=int(head["ContentLength"]), etag=str(head.get("ETag", "")))
+        return object_state(key)
 
     def reject(self, key: str, reason: str) -> str:
         target = "rejected/" + key.split("/", 1)[1]

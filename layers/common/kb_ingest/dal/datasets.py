@@ -10,12 +10,14 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from kb_ingest.clock import now_ms
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, NameClaimModel, PurgeJobModel
-from kb_ingest.dal.names import dataset_name_scope, is_claimed
+from kb_ingest.dal.names import NameBook, claim_key, dataset_name_scope, new_claim
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetOrder, NameTaken
-from kb_ingest.domain.naming import first_free_name, name_key
+from kb_ingest.domain.naming import name_key
 
 _MAX_ATTEMPTS = 20
+# Racing creates of one name each lose at most once per racer that got in first.
+_MAX_NAME_ATTEMPTS = 200
 _FIELDS = tuple(Dataset.__dataclass_fields__)
 
 
@@ -70,15 +72,15 @@ class DynamoDatasetStore:
     # ------------------------------------------------------------ writes
     def create(self, dataset: Dataset) -> Dataset:
         scope = dataset_name_scope(dataset.tenant_id)
-        candidate = dataset.name
-        for _ in range(_MAX_ATTEMPTS):
-            candidate = first_free_name(candidate, lambda name: is_claimed(scope, name))
+        for _ in range(_MAX_NAME_ATTEMPTS):
+            # One Query over the name's family finds the lowest free suffix, however many are taken.
+            candidate = NameBook(scope).free_name(dataset.name)
             stored = replace(dataset, name=candidate)
             try:
                 with Transaction(self._connection) as transaction:
                     transaction.save(
                         "name",
-                        NameClaimModel(scope, name_key(candidate), owner_id=dataset.id),
+                        new_claim(scope, candidate, dataset.id),
                         condition=NameClaimModel.scope.does_not_exist(),
                     )
                     transaction.save("dataset", _to_item(stored), condition=DatasetModel.id.does_not_exist())
@@ -105,26 +107,26 @@ class DynamoDatasetStore:
 
     def _rename(self, dataset: Dataset, new_name: str, actions: list[Any]) -> Dataset | None:
         scope = dataset_name_scope(dataset.tenant_id)
-        old_key, new_key = name_key(dataset.name), name_key(new_name)
-        actions = [*actions, DatasetModel.name.set(new_name), DatasetModel.name_key.set(new_key)]
+        actions = [*actions, DatasetModel.name.set(new_name), DatasetModel.name_key.set(name_key(new_name))]
         for _ in range(_MAX_ATTEMPTS):
+            old_name = dataset.name
             try:
                 with Transaction(self._connection) as transaction:
                     transaction.update(
                         "dataset",
                         DatasetModel(dataset.tenant_id, dataset.id),
                         actions=actions,
-                        condition=DatasetModel.id.exists() & (DatasetModel.name_key == old_key),
+                        condition=DatasetModel.id.exists() & (DatasetModel.name == old_name),
                     )
-                    if new_key != old_key:
+                    if claim_key(new_name) != claim_key(old_name):
                         transaction.save(
                             "new name",
-                            NameClaimModel(scope, new_key, owner_id=dataset.id),
+                            new_claim(scope, new_name, dataset.id),
                             condition=NameClaimModel.scope.does_not_exist(),
                         )
                         transaction.delete(
                             "old name",
-                            NameClaimModel(scope, old_key),
+                            NameClaimModel(scope, claim_key(old_name)),
                             condition=NameClaimModel.owner_id == dataset.id,
                         )
             except TransactionCancelled as cancelled:
@@ -134,8 +136,7 @@ class DynamoDatasetStore:
                     current = self.get(dataset.tenant_id, dataset.id)
                     if current is None:
                         return None
-                    old_key = name_key(current.name)  # renamed meanwhile: rename from its current name
-                    dataset = current
+                    dataset = current  # renamed meanwhile: rename from its current name
                     continue
                 raise
             return self.get(dataset.tenant_id, dataset.id)
@@ -152,11 +153,11 @@ class DynamoDatasetStore:
                     transaction.delete(
                         "dataset",
                         DatasetModel(current.tenant_id, current.id),
-                        condition=DatasetModel.name_key == name_key(current.name),
+                        condition=DatasetModel.name == current.name,
                     )
                     transaction.delete(
                         "name",
-                        NameClaimModel(scope, name_key(current.name)),
+                        NameClaimModel(scope, claim_key(current.name)),
                         condition=NameClaimModel.owner_id == current.id,
                     )
                     # The job outlives the request: if the queue message is lost, the sweep finds it.

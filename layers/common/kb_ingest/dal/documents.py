@@ -15,13 +15,15 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, DocumentModel, NameClaimModel
-from kb_ingest.dal.names import claimed_keys, document_name_scope, is_claimed
+from kb_ingest.dal.names import NameBook, claim_key, document_name_scope, new_claim
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset
 from kb_ingest.domain.documents import DatasetGone, Document, DocumentExists, DocumentOrder, NameTaken
-from kb_ingest.domain.naming import first_free_name, name_key
+from kb_ingest.domain.naming import name_key
 
 _MAX_ATTEMPTS = 20
+# Racing uploads of one name each lose at most once per racer that got in first.
+_MAX_NAME_ATTEMPTS = 200
 # Two items per document plus the dataset's counter stay under DynamoDB's 100 per transaction.
 _DOCUMENTS_PER_TRANSACTION = 40
 _FIELDS = tuple(Document.__dataclass_fields__)
@@ -32,7 +34,7 @@ def to_domain(item: DocumentModel) -> Document:
     values: dict[str, Any] = {name: getattr(item, name) for name in _FIELDS}
     for name in _INTEGERS:
         values[name] = int(values[name] or 0)
-    for name in ("process_begin_at", "lease_until", "next_retry_at"):
+    for name in ("process_begin_at", "lease_until", "next_retry_at", "upload_max_bytes"):
         if values[name] is not None:
             values[name] = int(values[name])
     values["progress"] = float(values["progress"])
@@ -42,10 +44,17 @@ def to_domain(item: DocumentModel) -> Document:
 
 def to_item(document: Document) -> DocumentModel:
     values = {name: getattr(document, name) for name in _FIELDS if name not in ("kb_id", "id", "version")}
-    item = DocumentModel(document.kb_id, document.id, name_key=name_key(document.name), **values)
+    item = DocumentModel(
+        document.kb_id, document.id, name_key=name_key(document.name), empty_in=_empty_in(document), **values
+    )
     if document.version:
         item.version = document.version
     return item
+
+
+def _empty_in(document: Document) -> str | None:
+    """The sparse empty-documents index holds uploaded files of size 0."""
+    return document.kb_id if document.size == 0 and document.upload_status == "done" else None
 
 
 def _chunks(items: list[Document], size: int) -> Iterator[list[Document]]:
@@ -99,6 +108,13 @@ class DynamoDocumentStore:
             total += 1
         return page, total
 
+    def empty_document_names(self, dataset_id: str, limit: int) -> tuple[list[str], bool]:
+        """Names of the dataset's empty documents, oldest first, from the sparse index (its size
+        is the number of empty documents, not of documents); and whether there are more."""
+        results = DocumentModel.empty_documents.query(dataset_id, limit=limit + 1, attributes_to_get=["name"])
+        names = [str(item.name) for item in results]
+        return names[:limit], len(names) > limit
+
     # ------------------------------------------------------------ writes
     def add(self, dataset: Dataset, documents: list[Document]) -> list[Document]:
         stored: list[Document] = []
@@ -116,21 +132,11 @@ class DynamoDocumentStore:
 
     def _add_batch(self, dataset: Dataset, batch: list[Document]) -> list[Document]:
         scope = document_name_scope(dataset.id)
-        for _ in range(_MAX_ATTEMPTS):
-            initial = [name_key(document.name) for document in batch]
-            known = dict.fromkeys(initial, False)
-            known.update(dict.fromkeys(claimed_keys(scope, [document.name for document in batch]), True))
-
-            def is_taken(name: str, known: dict[str, bool] = known) -> bool:
-                key = name_key(name)
-                if key not in known:  # a suffixed candidate: look it up once
-                    known[key] = is_claimed(scope, name)
-                return known[key]
-
+        for _ in range(_MAX_NAME_ATTEMPTS):
+            # One BatchGetItem for the names, one Query per family of a taken one.
+            names = NameBook(scope).free_names([document.name for document in batch])
             named = []
-            for document in batch:
-                name = first_free_name(document.name, is_taken)
-                known[name_key(name)] = True  # taken by this batch from now on
+            for document, name in zip(batch, names, strict=True):
                 location = document.location if document.source_type == "s3" else name  # drop folder: its key
                 named.append(replace(document, name=name, location=location))
             try:
@@ -144,7 +150,7 @@ class DynamoDocumentStore:
                     for document in named:
                         transaction.save(
                             f"name {document.id}",
-                            NameClaimModel(scope, name_key(document.name), owner_id=document.id),
+                            new_claim(scope, document.name, document.id),
                             condition=NameClaimModel.scope.does_not_exist(),
                         )
                         transaction.save(f"document {document.id}", to_item(document))
@@ -160,6 +166,9 @@ class DynamoDocumentStore:
     def update(self, document: Document, values: dict[str, Any], new_name: str | None) -> Document | None:
         for _ in range(_MAX_ATTEMPTS):
             actions = [getattr(DocumentModel, key).set(value) for key, value in values.items()]
+            if "size" in values or "upload_status" in values:  # keep the empty-documents index exact
+                empty_in = _empty_in(replace(document, **{k: v for k, v in values.items() if k in _FIELDS}))
+                actions.append(DocumentModel.empty_in.set(empty_in) if empty_in else DocumentModel.empty_in.remove())
             item = to_item(document)
             try:
                 if new_name is None:
@@ -182,17 +191,17 @@ class DynamoDocumentStore:
 
     def _rename(self, item: DocumentModel, document: Document, new_name: str, actions: list[Any]) -> None:
         scope = document_name_scope(document.kb_id)
-        old_key, new_key = name_key(document.name), name_key(new_name)
+        old_key, new_key = claim_key(document.name), claim_key(new_name)
         with Transaction(self._connection) as transaction:
             transaction.update(
                 "document",
                 item,
-                actions=[*actions, DocumentModel.name.set(new_name), DocumentModel.name_key.set(new_key)],
+                actions=[*actions, DocumentModel.name.set(new_name), DocumentModel.name_key.set(name_key(new_name))],
             )
             if new_key != old_key:
                 transaction.save(
                     "new name",
-                    NameClaimModel(scope, new_key, owner_id=document.id),
+                    new_claim(scope, new_name, document.id),
                     condition=NameClaimModel.scope.does_not_exist(),
                 )
                 transaction.delete(
@@ -208,7 +217,7 @@ class DynamoDocumentStore:
                     transaction.delete("document", to_item(document))
                     transaction.delete(
                         "name",
-                        NameClaimModel(scope, name_key(document.name)),
+                        NameClaimModel(scope, claim_key(document.name)),
                         condition=NameClaimModel.owner_id == document.id,
                     )
                     if count_on_dataset:

@@ -146,6 +146,18 @@ class _DocumentsById(GlobalSecondaryIndex):
     id = UnicodeAttribute(hash_key=True)
 
 
+class _EmptyDocuments(GlobalSecondaryIndex):
+    """Sparse: only documents whose file is empty carry `empty_in`, so "start every document"
+    names the empty ones without reading the dataset."""
+
+    class Meta:
+        index_name = "empty_documents"
+        projection = IncludeProjection(["name"])
+
+    empty_in = UnicodeAttribute(hash_key=True)
+    create_time = NumberAttribute(range_key=True)
+
+
 class DocumentModel(Model):
     class Meta:
         table_name = _TableNameFromSettings("documents_table")
@@ -172,6 +184,7 @@ class DocumentModel(Model):
     chunk_num = NumberAttribute(default=0)
     token_num = NumberAttribute(default=0)
     upload_status = UnicodeAttribute(default="done")
+    upload_max_bytes = NumberAttribute(null=True)
     # Parsing: each start makes a new run id; every write of a run is conditional on it.
     run_id = UnicodeAttribute(null=True)
     chunks_run_id = UnicodeAttribute(null=True)  # the run whose chunks are served
@@ -199,6 +212,9 @@ class DocumentModel(Model):
     by_update_time = _DocumentsByUpdateTime()
     by_name = _DocumentsByName()
     by_document_id = _DocumentsById()
+    # The dataset id while the document's uploaded file is empty (size 0), absent otherwise.
+    empty_in = UnicodeAttribute(null=True)
+    empty_documents = _EmptyDocuments()
 
 
 # ---------------------------------------------------------------- bookkeeping
@@ -213,8 +229,9 @@ class NameClaimModel(Model):
         table_name = _TableNameFromSettings("name_claims_table")
 
     scope = UnicodeAttribute(hash_key=True)
-    name_key = UnicodeAttribute(range_key=True)
+    name_key = UnicodeAttribute(range_key=True)  # kb_ingest.dal.names.claim_key of the name
     owner_id = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)  # the name as written, for people reading the table
 
 
 class PurgeJobModel(Model):

@@ -5,7 +5,7 @@ import contextlib
 import json
 from collections.abc import Callable
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from kb_ingest.clock import now_ms
 from kb_ingest.dal.blobs import dataset_prefixes, delete_prefix
@@ -25,7 +25,9 @@ def purge_dataset(tenant_id: str, dataset_id: str, remaining_ms: Callable[[], in
         return remaining_ms() < _SAFETY_MARGIN_MS
 
     while True:
-        page = list(DocumentModel.query(dataset_id, limit=100, attributes_to_get=["kb_id", "id"]))
+        # Consistent reads: an eventually consistent page could miss a document written a moment
+        # before the dataset was deleted, and the job would end with it still there.
+        page = list(DocumentModel.query(dataset_id, limit=100, attributes_to_get=["kb_id", "id"], consistent_read=True))
         if not page:
             break
         with DocumentModel.batch_write() as batch:
@@ -34,7 +36,7 @@ def purge_dataset(tenant_id: str, dataset_id: str, remaining_ms: Callable[[], in
         if out_of_time():
             return False
     while True:
-        claims = list(NameClaimModel.query(document_name_scope(dataset_id), limit=100))
+        claims = list(NameClaimModel.query(document_name_scope(dataset_id), limit=100, consistent_read=True))
         if not claims:
             break
         with NameClaimModel.batch_write() as batch:
@@ -60,12 +62,22 @@ def resend_stale_purge_jobs(older_than_ms: int) -> int:
     cutoff = now_ms() - older_than_ms
     sent = 0
     for job in PurgeJobModel.scan():
-        if max(int(job.requested_at), int(job.last_sent_at or 0)) > cutoff:
+        if job.tenant_id is None:  # a job an unconditional update once wrote back after its purge
+            job.delete()
             continue
+        if max(int(job.requested_at or 0), int(job.last_sent_at or 0)) > cutoff:
+            continue
+        try:
+            # Conditional: a purge that finished since the scan deleted the job, and an
+            # unconditional update would write it back (a job without a dataset, forever).
+            job.update(actions=[PurgeJobModel.last_sent_at.set(now_ms())], condition=PurgeJobModel.dataset_id.exists())
+        except UpdateError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                continue
+            raise
         client("sqs").send_message(
             QueueUrl=get_settings().cleanup_queue_url,
             MessageBody=json.dumps({"job": "purge_dataset", "tenant_id": job.tenant_id, "dataset_id": job.dataset_id}),
         )
-        job.update(actions=[PurgeJobModel.last_sent_at.set(now_ms())])
         sent += 1
     return sent

@@ -175,10 +175,8 @@ def update_dataset(store: DatasetStore, tenant_id: str, dataset_id: str, body: M
     dataset = store.get(tenant_id, dataset_id)
     if dataset is None:
         raise OperatingError("Only the owner of knowledgebase is authorized for this operation!")
-    unknown = [key for key in body if key not in _UPDATE_FIELDS]
-    if unknown:
-        raise DataError(f"fields: {unknown}, are not allowed in request body.")
-    changes = _changes_from(body, dataset)
+    # Unlike create, RAGFlow's update ignores keys it does not know (its own client sends parser_id).
+    changes = _changes_from({key: value for key, value in body.items() if key in _UPDATE_FIELDS}, dataset)
     try:
         updated = store.update(dataset, changes, now_ms())
     except NameTaken:

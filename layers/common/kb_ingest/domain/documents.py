@@ -151,7 +151,7 @@ def clean_filename(raw: str) -> str:
 
 _INTERNAL_FIELDS = (
     "version", "tenant_id", "run_id", "chunks_run_id", "lease_until", "source_etag", "parsed_etag",
-    "settings_fingerprint", "parser_pinned", "next_retry_at", "last_error_class", "history",
+    "settings_fingerprint", "parser_pinned", "next_retry_at", "last_error_class", "history", "upload_max_bytes",
 )  # fmt: skip
 
 
@@ -181,6 +181,7 @@ class Document:
     token_num: int = 0
     # Beyond RAGFlow: `pending` while a presigned upload has not arrived yet.
     upload_status: str = "done"
+    upload_max_bytes: int | None = None  # a presigned upload's limit, for every post of its form
     run_id: str | None = None
     chunks_run_id: str | None = None
     lease_until: int | None = None
@@ -243,6 +244,10 @@ class DocumentStore(Protocol):
     def page_after(self, dataset_id: str, after: str | None, limit: int) -> tuple[list[Document], str | None]:
         """Documents in id order after `after`, and the cursor of the next page (None at the end)."""
 
+    def empty_document_names(self, dataset_id: str, limit: int) -> tuple[list[str], bool]:
+        """Up to `limit` names of the dataset's documents with an empty file, oldest first, and
+        whether there are more; the cost follows the number of empty documents only."""
+
     def update(self, document: Document, values: dict[str, Any], new_name: str | None) -> Document | None: ...
 
     def remove(self, document: Document) -> bool:
@@ -291,9 +296,15 @@ def check_upload(files: list[IncomingFile], dataset: Dataset | None, max_bytes: 
 
 
 def new_document(
-    dataset: Dataset, name: str, kind: str, size: int, document_id: str | None = None, **extra: Any
+    dataset: Dataset,
+    name: str,
+    kind: str,
+    size: int,
+    document_id: str | None = None,
+    created_at: int | None = None,
+    **extra: Any,
 ) -> Document:
-    now = now_ms()
+    now = created_at if created_at is not None else now_ms()
     return Document(
         id=document_id or new_id(),
         kb_id=dataset.id,
@@ -317,9 +328,11 @@ def upload_documents(
 ) -> list[dict[str, Any]]:
     checked = check_upload(files, dataset, max_bytes)
     assert dataset is not None
+    # RAGFlow inserts the files one after another: the last of an upload is the newest.
+    first = now_ms()
     documents = [
-        new_document(dataset, name, kind, len(incoming.content))
-        for (name, kind), incoming in zip(checked, files, strict=True)
+        new_document(dataset, name, kind, len(incoming.content), created_at=first + position)
+        for position, ((name, kind), incoming) in enumerate(zip(checked, files, strict=True))
     ]
     # Files first, records second: until the records exist nobody can see the files, and an
     # object whose record never came is reclaimed by the scheduled sweep of uploads/.
@@ -376,8 +389,10 @@ def update_document(
             raise ArgumentError("The extension of file cannot be changed", data=False)
         if len(name.encode("utf-8")) > MAX_NAME_BYTES:
             raise ArgumentError(f"File name must be {MAX_NAME_BYTES} bytes or less.")
-        if name != document.name:
-            new_name = name
+        if name.lower() == document.name.lower():
+            # RAGFlow looks the name up in the dataset and finds the document itself.
+            raise ArgumentError("Duplicated document name in the same dataset.")
+        new_name = name
     if "enable" in body:
         enable = body["enable"]
         if str(enable) not in ("0", "1") or isinstance(enable, bool):

@@ -12,7 +12,7 @@ under `rejected/` with the reason in its metadata.
 
 import posixpath
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
 from kb_ingest.clock import is_valid_id
@@ -26,19 +26,13 @@ from kb_ingest.domain.documents import (
     new_document,
 )
 from kb_ingest.domain.parse_runs import DONE, RUNNING, ParseRequests, RunStore, start_runs
-from kb_ingest.domain.uploads import RetryLater
+from kb_ingest.domain.uploads import ObjectState, RetryLater
 
 INBOX_PREFIX = "inbox/"
 REJECTED_PREFIX = "rejected/"
 _KEY_NAMESPACE = uuid.UUID("6f1c1c1e-4a7e-4c55-9a0e-2f7a1e0b9d11")
 # A dataset created a moment ago may not be in the id index yet (it is eventually consistent).
 _NEW_DATASET_GRACE_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class ObjectState:
-    size: int
-    etag: str
 
 
 class InboxObjects(Protocol):

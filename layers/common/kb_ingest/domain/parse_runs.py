@@ -14,6 +14,8 @@ from kb_ingest.domain.errors import ArgumentError, DataError, RangeError
 
 RUNNING, CANCEL, DONE, FAIL = "1", "2", "3", "4"
 MAX_CHUNKS_PER_PAGE = 1000
+# A message naming more would outgrow what a Lambda answer carries.
+MAX_NAMED_EMPTY_DOCUMENTS = 1000
 
 
 HISTORY_LENGTH = 10
@@ -207,7 +209,20 @@ def document_ids_of(body: Mapping[str, Any]) -> list[str] | None:
         return None
     if not isinstance(ids, list):
         raise ArgumentError("'doc_ids' must be a list of document ids.")
+    for position, document_id in enumerate(ids):
+        if not isinstance(document_id, str) or not document_id:
+            raise ArgumentError(
+                f"'doc_ids' must be a list of document ids (non-empty strings); item {position} is "
+                f"{_json_kind(document_id)}."
+            )
     return list(dict.fromkeys(ids))
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "an empty string"
+    kinds = {dict: "an object", list: "an array", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
 
 
 def start_parsing_many(
@@ -221,9 +236,14 @@ def start_parsing_many(
     dataset = _require_dataset(dataset, dataset_id)
     ids = document_ids_of(body)
     if ids is None:
-        # Thousands of documents cannot be reset within API Gateway's 30 seconds: fan out.
+        # Thousands of documents cannot be reset within API Gateway's 30 seconds: fan out. The
+        # empty ones are named from their own index, as RAGFlow names them for listed ids.
         requests.request_parse_all(dataset.tenant_id, dataset.id)
-        return ""
+        names, more = store.empty_document_names(dataset.id, MAX_NAMED_EMPTY_DOCUMENTS)
+        message = "".join(f"Empty data in the document: {name}; " for name in names)
+        if more:
+            message += f"(only the first {MAX_NAMED_EMPTY_DOCUMENTS} empty documents are named); "
+        return message
     return start_runs(runs, requests, dataset, _require_documents(store, dataset, ids))
 
 

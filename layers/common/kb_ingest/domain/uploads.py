@@ -6,7 +6,7 @@
 3. If nothing lands, a delayed check removes the pending document.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -16,12 +16,21 @@ from kb_ingest.domain.documents import DatasetGone, Document, DocumentStore, Inc
 from kb_ingest.domain.errors import ArgumentError, DataError
 
 
+@dataclass(frozen=True)
+class ObjectState:
+    """What the bucket holds under a key right now."""
+
+    size: int
+    etag: str
+
+
 class UploadSlots(Protocol):
     def incoming_key(self, tenant_id: str, dataset_id: str, document_id: str) -> str: ...
 
     def upload_form(self, key: str, max_bytes: int, seconds: int) -> dict[str, Any]: ...
 
-    def size_of(self, key: str) -> int | None: ...
+    def state(self, key: str) -> ObjectState | None:
+        """The object's size and ETag, or None when there is no such object."""
 
     def delete_files(self, document: Document) -> None: ...
 
@@ -71,6 +80,7 @@ def request_upload(
         document_id,
         source_key=slots.incoming_key(dataset.tenant_id, dataset.id, document_id),
         upload_status="pending",
+        upload_max_bytes=size,
         progress_msg=f"Waiting for the file to be uploaded (the upload URL expires {rfc1123(expires_at)}).",
     )
     # Schedule the expiry check first: if this request dies after it, the check finds nothing to do.
@@ -93,20 +103,28 @@ def request_upload(
     }
 
 
-UploadOutcome = Literal["completed", "already complete", "too large", "no document"]
+UploadOutcome = Literal["completed", "new version", "already complete", "too large", "not there", "no document"]
+Restart = Callable[[Document], None]
 
 
 def complete_upload(
-    store: DocumentStore, slots: UploadSlots, dataset_id: str, document_id: str, size: int
+    store: DocumentStore, slots: UploadSlots, dataset_id: str, document_id: str, restart: Restart | None = None
 ) -> UploadOutcome:
-    """The object of a document has landed in S3: record its size and make it usable."""
+    """Make the document describe what the bucket holds under its key now (events only say
+    that something happened): the first file completes it; a later post of the same form is
+    a new version (new size and ETag, parsed again if it had been parsed)."""
     document = store.get(dataset_id, document_id)
     if document is None:
         return "no document"
-    if document.upload_status != "pending":
-        return "already complete"
+    assert document.source_key is not None
+    state = slots.state(document.source_key)
+    if state is None:
+        return "not there"  # an event ahead of its object, or for one deleted since
+    if document.upload_status == "done" and document.source_etag == state.etag:
+        return "already complete"  # a duplicate or late event
     now = now_ms()
-    if size > document.size:
+    limit = document.upload_max_bytes if document.upload_max_bytes is not None else document.size
+    if state.size > limit:
         slots.delete_files(document)
         store.update(
             document,
@@ -114,15 +132,23 @@ def complete_upload(
                 "upload_status": "failed",
                 "run": "4",
                 "progress": -1.0,
-                "progress_msg": f"[ERROR] The uploaded file is {size} bytes, more than the {document.size} bytes "
+                "progress_msg": f"[ERROR] The uploaded file is {state.size} bytes, more than the {limit} bytes "
                 "requested for this upload; it was discarded.",
                 "update_time": now,
             },
             None,
         )
         return "too large"
-    store.update(document, {"upload_status": "done", "size": size, "progress_msg": "", "update_time": now}, None)
-    return "completed"
+    values: dict[str, Any] = {"upload_status": "done", "size": state.size, "source_etag": state.etag}
+    first = document.upload_status == "pending"
+    if first or document.upload_status == "failed":  # a failed attempt's error no longer applies
+        values.update(run="0", progress=0.0, progress_msg="")
+    updated = store.update(document, {**values, "update_time": now}, None)
+    if first:
+        return "completed"
+    if updated is not None and restart is not None and document.run != "0":
+        restart(updated)  # its chunks describe the old version
+    return "new version"
 
 
 def expire_upload(store: DocumentStore, slots: UploadSlots, dataset_id: str, document_id: str) -> str:
@@ -130,10 +156,9 @@ def expire_upload(store: DocumentStore, slots: UploadSlots, dataset_id: str, doc
     document = store.get(dataset_id, document_id)
     if document is None or document.upload_status != "pending":
         return "nothing to do"
-    assert document.source_key is not None
-    size = slots.size_of(document.source_key)
-    if size is not None:  # arrived, but its event has not been handled yet
-        return complete_upload(store, slots, dataset_id, document_id, size)
+    outcome = complete_upload(store, slots, dataset_id, document_id)
+    if outcome != "not there":  # arrived, but its event has not been handled yet
+        return outcome
     store.remove(document)
     return "removed"
 
@@ -151,14 +176,14 @@ def on_upload_landed(
     slots: UploadSlots,
     key: str,
     ids: tuple[str, str, str],
-    size: int,
     age_seconds: float,
     grace_seconds: int,
+    restart: Restart | None = None,
 ) -> str:
-    """An object landed under uploads/: complete its document, or reclaim it when no document
-    will ever claim it (the request that wrote it died before writing the record)."""
+    """An object landed under incoming/: complete its document, or reclaim it when no document
+    will ever claim it (the dataset or document is gone, or never existed)."""
     _, dataset_id, document_id = ids
-    outcome = complete_upload(store, slots, dataset_id, document_id, size)
+    outcome = complete_upload(store, slots, dataset_id, document_id, restart)
     if outcome != "no document":
         return outcome
     if age_seconds < grace_seconds:

@@ -73,7 +73,10 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
-    return envelope(100, f"{error.detail}: no route for {request.method} {request.url.path}.")
+    if error.status_code in (404, 405):
+        return envelope(100, f"{error.detail}: no route for {request.method} {request.url.path}.")
+    # Anything else Starlette refuses (a malformed body it was asked to parse) is the client's argument.
+    return envelope(CODE_OF_KIND[ErrorKind.ARGUMENT], f"Invalid request: {error.detail}")
 
 
 def create_app(router: APIRouter) -> FastAPI:
