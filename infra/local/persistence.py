@@ -879,7 +879,8 @@ class LocalState:
                     continue
                 name = by_arn.get(arn)
                 if name is not None:
-                    timeouts[name] = max(timeouts.get(name, 0), int(float(fn.timeout) * 1000))
+                    seconds = stack.function_timeouts.get(fn.logical_id, fn.timeout)
+                    timeouts[name] = max(timeouts.get(name, 0), int(float(seconds) * 1000))
         return timeouts
 
 
