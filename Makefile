@@ -22,8 +22,9 @@ $(INSTALLED): pyproject.toml layers/common/requirements.txt functions/parse_docu
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[parsing,dev]'
 	touch $(INSTALLED)
 
-serve: $(INSTALLED) ## start the local stack (moto + gateway on 127.0.0.1:9380)
-	$(BIN)/python -m infra.local.serve
+# FRESH=1 starts empty: the data kept in .local/data (KB_LOCAL_DATA_DIR) is deleted first.
+serve: $(INSTALLED) ## start the local stack (moto + gateway on 127.0.0.1:9380); data kept in .local/data
+	$(BIN)/python -m infra.local.serve $(if $(filter 1 true yes,$(FRESH)),--fresh)
 
 test: lint ## lint, check the template, run every test
 	$(BIN)/pytest -n 2 --dist loadfile

@@ -1,9 +1,7 @@
 """The local SQS consumer runs batches side by side (up to its concurrency), and concurrent
 invocations each log under their own request id."""
 
-import io
 import json
-import logging
 import threading
 import time
 

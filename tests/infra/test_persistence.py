@@ -154,7 +154,9 @@ def test_an_in_flight_message_comes_back_when_its_holder_would_have_timed_out(tm
         while not got and time.monotonic() < deadline:
             got = (
                 stack.client("sqs")
-                .receive_message(QueueUrl=url, WaitTimeSeconds=1, MessageSystemAttributeNames=["ApproximateReceiveCount"])
+                .receive_message(
+                    QueueUrl=url, WaitTimeSeconds=1, MessageSystemAttributeNames=["ApproximateReceiveCount"]
+                )
                 .get("Messages", [])
             )
         assert [m["Body"] for m in got] == ["job"]
