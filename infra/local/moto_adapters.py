@@ -255,7 +255,10 @@ class SortedPartitions:
             ranges = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
             if len(hashes) != 1 or len(ranges) > 1:
                 continue  # multi-attribute keys: moto's own query
-            sort = [*ranges, *table_keys] if ranges else table_keys
+            # moto's order for an index: its range key (for a global index without one, the
+            # table's range key, else its hash key), then the table's hash and range keys.
+            implied = ranges or [table.range_key_attr or table.hash_key_attr]
+            sort = [*implied, *table_keys]
             self.orderings[index.name] = _Ordering(index.name, hashes[0], sort, [hashes[0], *ranges])
         self._items_ref: Any = None
         self.rebuild()
