@@ -24,8 +24,8 @@ def _start(state: Path) -> tuple[subprocess.Popen, dict]:
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "layers" / "common"), str(REPO_ROOT)])
     # A short parse Timeout (the parse keeps 30 s in reserve; a dead worker's lease ends with it) and a
     # visibility timeout six times it, as the template has them.
-    env["KB_LOCAL_FUNCTION_TIMEOUTS"] = "ParseDocumentFunction=40"
-    env["KB_LOCAL_VISIBILITY_TIMEOUT"] = "240"
+    env["KB_LOCAL_FUNCTION_TIMEOUTS"] = "ParseDocumentFunction=90"
+    env["KB_LOCAL_VISIBILITY_TIMEOUT"] = "540"
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.local.serve", "--port", "0", "--state-dir", str(state), "--quiet"],
         cwd=REPO_ROOT,
@@ -132,7 +132,7 @@ def test_everything_acknowledged_before_a_sigkill_is_there_after_the_restart(tmp
         assert not unfinished, f"{len(unfinished)} documents never finished: {[docs[i]['run'] for i in unfinished]}"
         assert not [d for d in docs.values() if d["run"] == "1"], "documents stuck RUNNING"
         for document_id in parsing:
-            assert docs[document_id]["run"] == "3", docs[document_id]
+            assert docs[document_id]["run"] == "3", docs[document_id]["progress_msg"]
             chunks = api.call("GET", f"/dataset/{dataset_id}/documents/{document_id}/chunks")["data"]
             assert chunks["total"] == docs[document_id]["chunk_num"] > 0
         for document_id, content in uploaded.items():
