@@ -11,11 +11,11 @@ from kb_ingest.clock import now_ms
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, NameClaimModel, PurgeJobModel
 from kb_ingest.dal.names import dataset_name_scope, is_claimed
+from kb_ingest.dal.retry import contended_attempts
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetOrder, NameTaken
 from kb_ingest.domain.naming import first_free_name, name_key
 
-_MAX_ATTEMPTS = 20
 _FIELDS = tuple(Dataset.__dataclass_fields__)
 
 
@@ -71,7 +71,7 @@ class DynamoDatasetStore:
     def create(self, dataset: Dataset) -> Dataset:
         scope = dataset_name_scope(dataset.tenant_id)
         candidate = dataset.name
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in contended_attempts():
             candidate = first_free_name(candidate, lambda name: is_claimed(scope, name))
             stored = replace(dataset, name=candidate)
             try:
@@ -107,7 +107,7 @@ class DynamoDatasetStore:
         scope = dataset_name_scope(dataset.tenant_id)
         old_key, new_key = name_key(dataset.name), name_key(new_name)
         actions = [*actions, DatasetModel.name.set(new_name), DatasetModel.name_key.set(new_key)]
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in contended_attempts():
             try:
                 with Transaction(self._connection) as transaction:
                     transaction.update(
@@ -143,7 +143,7 @@ class DynamoDatasetStore:
 
     def delete(self, dataset: Dataset) -> bool:
         scope = dataset_name_scope(dataset.tenant_id)
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in contended_attempts():
             current = self.get(dataset.tenant_id, dataset.id)
             if current is None:
                 return False

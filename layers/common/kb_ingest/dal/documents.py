@@ -16,12 +16,12 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, DocumentModel, NameClaimModel
 from kb_ingest.dal.names import claimed_keys, document_name_scope, is_claimed
+from kb_ingest.dal.retry import contended_attempts
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset
 from kb_ingest.domain.documents import DatasetGone, Document, DocumentExists, DocumentOrder, NameTaken
 from kb_ingest.domain.naming import first_free_name, name_key
 
-_MAX_ATTEMPTS = 20
 # Two items per document plus the dataset's counter stay under DynamoDB's 100 per transaction.
 _DOCUMENTS_PER_TRANSACTION = 40
 _FIELDS = tuple(Document.__dataclass_fields__)
@@ -116,7 +116,7 @@ class DynamoDocumentStore:
 
     def _add_batch(self, dataset: Dataset, batch: list[Document]) -> list[Document]:
         scope = document_name_scope(dataset.id)
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in contended_attempts():
             initial = [name_key(document.name) for document in batch]
             known = dict.fromkeys(initial, False)
             known.update(dict.fromkeys(claimed_keys(scope, [document.name for document in batch]), True))
@@ -158,7 +158,7 @@ class DynamoDocumentStore:
         raise RuntimeError("could not claim document names: too much contention")
 
     def update(self, document: Document, values: dict[str, Any], new_name: str | None) -> Document | None:
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in contended_attempts():
             actions = [getattr(DocumentModel, key).set(value) for key, value in values.items()]
             item = to_item(document)
             try:
@@ -202,7 +202,7 @@ class DynamoDocumentStore:
     def remove(self, document: Document) -> bool:
         scope = document_name_scope(document.kb_id)
         count_on_dataset = True
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in contended_attempts():
             try:
                 with Transaction(self._connection) as transaction:
                     transaction.delete("document", to_item(document))
