@@ -11,12 +11,16 @@ Environment:
     KB_DEV_TENANT_ID              the dev tenant (default 00000000000000000000000000000de1)
     KB_LOCAL_VISIBILITY_TIMEOUT   seconds; replaces every queue's VisibilityTimeout
     KB_LOCAL_SCHEDULE_SECONDS     seconds; replaces every Schedule event's rate
+    KB_LOCAL_TRAILING_SLASH       "strict": the gateway does not match /a/b/ to the /a/b route
+                                  (default "observed", as reported of API Gateway; see gateway.Router)
 
 For tests, the same stack in-process:
 
     with run_local_stack(port=0) as local:
         requests.get(f"{local.url}/api/v1/dataset", headers={"Authorization": f"Bearer {local.api_key}"})
-        local.stack.queue_urls["PurgeQueue"]; local.workers.wait_idle(); local.invoke_scheduled("PurgeDatasetFunction")
+        local.stack.queue_urls["CleanupQueue"]  # template.yaml's logical ids: ParseQueue, ...
+        local.workers.wait_idle(timeout=30)     # polled queues empty, no batch running
+        local.invoke_scheduled("CleanupFunction")  # one scheduled run now (or ReparseDocumentsFunction)
 """
 
 from __future__ import annotations
