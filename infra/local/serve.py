@@ -16,12 +16,16 @@ Environment:
     KB_LOCAL_MAX_CONCURRENCY      concurrent batches per SQS source (default: the template's, else 4)
     KB_LOCAL_FUNCTION_TIMEOUTS    e.g. ParseDocumentFunction=20: local Timeout overrides (seconds)
     KB_LOCAL_FSYNC=1              fsync every journal write (survive power loss, not just kill -9)
+    KB_LOCAL_TRAILING_SLASH       "strict": the gateway does not match /a/b/ to the /a/b route
+                                  (default "observed", as reported of API Gateway; see gateway.Router)
 
 For tests, the same stack in-process:
 
     with run_local_stack(port=0) as local:
         requests.get(f"{local.url}/api/v1/dataset", headers={"Authorization": f"Bearer {local.api_key}"})
-        local.stack.queue_urls["PurgeQueue"]; local.workers.wait_idle(); local.invoke_scheduled("PurgeDatasetFunction")
+        local.stack.queue_urls["CleanupQueue"]  # template.yaml's logical ids: ParseQueue, ...
+        local.workers.wait_idle(timeout=30)     # polled queues empty, no batch running
+        local.invoke_scheduled("CleanupFunction")  # one scheduled run now (or ReparseDocumentsFunction)
 """
 
 from __future__ import annotations
