@@ -12,6 +12,7 @@ costs nothing at a Lambda cold start.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from . import sniff
 from ._text import clean_text, iter_decode
@@ -57,7 +58,7 @@ def extract(
         deadline.check()
         text = clean_text(block.text)
         if text.strip():
-            yield TextBlock(text, block.page)
+            yield block if text == block.text else replace(block, text=text)
 
 
 def _blocks(
