@@ -11,6 +11,7 @@ from kb_ingest.domain.parsing import (
     NoTextLayer,
     ParseError,
     PasswordProtected,
+    TextBlock,
     UnsupportedFormat,
     chunk_document,
     extract,
@@ -175,11 +176,13 @@ def test_utf16_and_utf32_text_is_the_same_as_the_utf8_original():
     assert extracted_text("fake-text-utf-32.txt").split() == original
 
 
-def test_pdf_blocks_are_pages_in_order():
+def test_pdf_blocks_are_paragraphs_page_by_page_in_order():
+    for name in ("multi-column-2p.pdf", "copy-protected.pdf"):
+        pages = [b.page for b in extract(corpus_bytes(name), name)]
+        assert pages == sorted(pages) and set(pages) == {1, 2}
     blocks = list(extract(corpus_bytes("multi-column-2p.pdf"), "multi-column-2p.pdf"))
-    assert [b.page for b in blocks] == [1, 2]
-    blocks = list(extract(corpus_bytes("copy-protected.pdf"), "copy-protected.pdf"))
-    assert [b.page for b in blocks] == [1, 2]
+    assert blocks[0] == TextBlock("Dense Passage Retrieval for Open-Domain Question Answering\n", 1, "heading", 1)
+    assert {b.kind for b in blocks} >= {"heading", "paragraph"}
 
 
 def test_two_column_pdf_reads_column_by_column():
