@@ -8,7 +8,6 @@ import pytest
 from parsing_helpers import CORPUS, corpus_bytes, extracted_text
 
 from kb_ingest.domain.parsing import (
-    NoTextLayer,
     ParseError,
     PasswordProtected,
     TextBlock,
@@ -118,6 +117,8 @@ READABLE: dict[str, tuple[list[str], list[str]]] = {
     "layout-parser-paper-fast.pdf": (["LayoutParser: A Unified Toolkit for Deep", "Allen Institute for AI"], []),
     "multi-column-2p.pdf": (["Dense Passage Retrieval for Open-Domain Question Answering"], []),
     "korean-text-with-tables.pdf": (["적립 제외 대상", "삼성카드 홈페이지", "빅포인트의 유효기간은 5년으로"], []),
+    # A picture of a table saved as PDF: read by OCR.
+    "single_table.pdf": (["Processing", "Chipper", "64,058"], []),
     # Encrypted with an owner password only: readable without asking for one.
     "copy-protected.pdf": (["LayoutParser: A Unified Toolkit", "Allen Institute for AI"], []),
 }
@@ -126,8 +127,6 @@ FAILING: dict[str, tuple[type[ParseError], str]] = {
     "password.pdf": (PasswordProtected, "password-protected"),
     "password_protected.xlsx": (PasswordProtected, "password-protected"),
     "fake.doc": (UnsupportedFormat, "save it as .docx"),
-    # An image of a table saved as PDF: there is no text without OCR.
-    "single_table.pdf": (NoTextLayer, "OCR"),
 }
 
 
