@@ -96,15 +96,14 @@ def test_video_is_not_supported():
     assert isinstance(error, UnsupportedFormat) and "OCR and speech recognition" in str(error)
 
 
-def test_legacy_office_and_other_containers_say_what_to_do():
-    assert str(failure(corpus_bytes("fake.doc"), "fake.doc")) == (
-        "Legacy Word .doc files are not supported; save it as .docx."
-    )
+def test_legacy_office_files_are_read_by_content_and_broken_containers_fail_as_damaged():
     # Content decides: a legacy Word file stays one under any name, and is never an empty success.
-    assert isinstance(failure(corpus_bytes("fake.doc"), "fake.txt"), UnsupportedFormat)
-    assert "save it as .pptx" in str(failure(make_ole2("PowerPoint Document"), "deck.ppt"))
-    assert ".eml" in str(failure(make_ole2("__substg1.0_0037001F"), "mail.msg"))
-    assert "RTF" in str(failure(b"{\\rtf1\\ansi Hello}", "letter.rtf"))
+    assert text_of(corpus_bytes("fake.doc"), "fake.txt") == "Lorem ipsum dolor sit amet.\n"
+    for stub, filename in [(make_ole2("PowerPoint Document"), "deck.ppt"), (make_ole2("__substg1.0_0037001F"), "mail.msg"),
+                           (make_ole2("WordDocument"), "letter.doc")]:  # fmt: skip
+        error = failure(stub, filename)
+        assert isinstance(error, CorruptDocument) and "damaged" in str(error), filename
+    assert text_of(b"{\\rtf1\\ansi Hello}", "letter.rtf") == "Hello\n"
 
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
@@ -115,7 +114,7 @@ def test_legacy_office_and_other_containers_say_what_to_do():
     with zipfile.ZipFile(odt, "w") as zf:
         zf.writestr("mimetype", "application/vnd.oasis.opendocument.text")
         zf.writestr("content.xml", "<office:document-content/>")
-    assert "OpenDocument" in str(failure(odt.getvalue(), "letter.odt"))
+    assert "OpenDocument file is damaged" in str(failure(odt.getvalue(), "letter.odt"))
 
 
 def test_encrypted_office_files_are_password_protected():

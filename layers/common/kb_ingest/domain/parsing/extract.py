@@ -82,6 +82,20 @@ def _blocks(
         from ._pdf import extract_pdf
 
         return extract_pdf(data, pages, limits, deadline, lambda: ocr.engine_for(layout_recognize))
+    if kind in (sniff.RTF, sniff.ODF, sniff.EPUB, sniff.MSG, sniff.DOC, sniff.PPT):
+        from . import _legacy
+
+        if kind == sniff.RTF:
+            return _legacy.extract_rtf(data)
+        if kind == sniff.ODF:
+            return _legacy.extract_odf(data, limits, deadline)
+        if kind == sniff.EPUB:
+            return _legacy.extract_epub(data, limits, deadline)
+        if kind == sniff.MSG:
+            return _legacy.extract_msg(data, limits)
+        if kind == sniff.DOC:
+            return _legacy.extract_doc(data, deadline)
+        return _legacy.extract_ppt(data, deadline)
     if kind == sniff.IMAGE:
         from ._images import extract_image
 

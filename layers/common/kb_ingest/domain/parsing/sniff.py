@@ -40,6 +40,12 @@ PPTX = "pptx"
 PDF = "pdf"
 EML = "eml"
 IMAGE = "image"  # read by OCR
+RTF = "rtf"
+ODF = "odf"  # OpenDocument text, spreadsheet or presentation
+EPUB = "epub"
+MSG = "msg"  # Outlook message
+DOC = "doc"  # Word 97-2003
+PPT = "ppt"  # PowerPoint 97-2003
 
 SPREADSHEET_KINDS = frozenset({CSV, TSV, XLSX, XLS})
 
@@ -70,6 +76,7 @@ EXTENSION_KINDS.update(
         "pptx": PPTX, "pptm": PPTX, "ppsx": PPTX, "potx": PPTX,
         "pdf": PDF,
         "eml": EML,
+        "rtf": RTF, "odt": ODF, "ods": ODF, "odp": ODF, "epub": EPUB, "msg": MSG,
     }
 )  # fmt: skip
 
@@ -119,8 +126,8 @@ AUDIO_EXTENSIONS = frozenset(
 )
 
 SUPPORTED_SUMMARY = (
-    "PDF, Word .docx, Excel .xlsx/.xls, PowerPoint .pptx, CSV, HTML, Markdown, plain text and code, "
-    "JSON, YAML, XML and .eml e-mails"
+    "PDF, Word .docx/.doc, Excel .xlsx/.xls, PowerPoint .pptx/.ppt, OpenDocument, RTF, EPUB, CSV, HTML, "
+    "Markdown, plain text and code, JSON, YAML, XML, .eml and .msg e-mails, and images (by OCR)"
 )
 
 _WHAT = {
@@ -235,7 +242,7 @@ def detect_format(data: bytes, filename: str) -> str:
     if magic == "archive":
         raise UnsupportedFormat("Compressed archives are not supported; unpack it and upload the documents inside.")
     if magic == "rtf":
-        raise UnsupportedFormat("RTF files are not supported; save it as .docx or PDF.")
+        return RTF
     if magic == "executable":
         raise UnsupportedFormat(f"This is a program, not a document. Supported formats: {SUPPORTED_SUMMARY}.")
 
@@ -261,7 +268,7 @@ def detect_format(data: bytes, filename: str) -> str:
             return HTML if _looks_like_html(data) else CSV
         raise CorruptDocument(damaged_message(what(XLS)))
     if ext == "msg":
-        raise UnsupportedFormat("Outlook .msg files are not supported; save the e-mail as .eml.")
+        raise CorruptDocument("This file is named .msg but is not an Outlook message; it is damaged or was renamed.")
     if kind is not None:
         return kind
     # Unknown or missing extension: text if it reads as text.
@@ -299,12 +306,12 @@ def _zip_kind(data: bytes, ext: str) -> str:
         return XLSX
     if "ppt" in prefixes:
         return PPTX
-    if mimetype.startswith(b"application/vnd.oasis.opendocument"):
-        raise UnsupportedFormat(
-            "OpenDocument files (.odt, .ods, .odp) are not supported; save it as .docx, .xlsx or .pptx."
-        )
-    if mimetype.startswith(b"application/epub"):
-        raise UnsupportedFormat("EPUB e-books are not supported; convert it to PDF or .docx.")
+    if mimetype.startswith(b"application/vnd.oasis.opendocument") or (
+        "content.xml" in names and ext in ("odt", "ods", "odp")
+    ):
+        return ODF
+    if mimetype.startswith(b"application/epub") or ("META-INF/container.xml" in names and ext == "epub"):
+        return EPUB
     kind = EXTENSION_KINDS.get(ext)
     if kind in (DOCX, XLSX, PPTX):
         raise CorruptDocument(damaged_message(what(kind)))
@@ -322,13 +329,13 @@ def _ole2_kind(data: bytes, ext: str) -> str:
         # An encrypted .docx/.xlsx/.pptx: the zip package sits encrypted inside an OLE2 container.
         raise PasswordProtected(password_message(what(ext) if ext in EXTENSION_KINDS else "This file"))
     if _ole2_has_stream(data, "WordDocument"):
-        raise UnsupportedFormat(LEGACY_DOC)
+        return DOC
     if _ole2_has_stream(data, "PowerPoint Document"):
-        raise UnsupportedFormat(LEGACY_PPT)
+        return PPT
     if _ole2_has_stream(data, "Workbook") or _ole2_has_stream(data, "Book"):
         return XLS
     if _ole2_has_stream(data, "__substg1.0_", prefix=True):
-        raise UnsupportedFormat("Outlook .msg files are not supported; save the e-mail as .eml.")
+        return MSG
     raise UnsupportedFormat(
         "This is an old Microsoft Office file format that is not supported; save it as .docx, .xlsx or .pptx."
     )
