@@ -86,7 +86,7 @@ def test_real_ocr_reads_a_scanned_table_pdf():
 
 def test_real_ocr_reads_a_png_image_file():
     blocks = list(extract(TABLE_PNG.read_bytes(), "cells.png"))
-    assert blocks and all(b.kind == "image_text" and b.page is None for b in blocks)
+    assert blocks and all(b.kind in ("image_text", "table") and b.page is None for b in blocks)
     words = "".join(b.text for b in blocks).split()
     assert len(words) > 20
 
@@ -107,3 +107,34 @@ def test_real_ocr_reads_each_distinct_frame_of_a_multi_page_tiff():
 def test_a_pdf_with_no_text_and_no_pictures_still_says_it_needs_ocr():
     with pytest.raises(NoTextLayer):
         list(extract(make_pdf([" "]), "blank.pdf"))
+
+
+def test_engine_tables_become_table_blocks_rendered_as_ragflow_renders_them():
+    from kb_ingest.domain.parsing.ocr import blocks_from_items
+
+    items = [
+        "Results of the study",
+        {"table": [[{"text": "Name", "colspan": 1, "rowspan": 1}, {"text": "Score", "colspan": 2, "rowspan": 1}],
+                   [{"text": "Ann", "colspan": 1, "rowspan": 1}, {"text": "9", "colspan": 1, "rowspan": 1},
+                    {"text": "10", "colspan": 1, "rowspan": 1}]]},
+        "Page 1",
+    ]  # fmt: skip
+    blocks = blocks_from_items(items, 3)
+    assert [(b.kind, b.page) for b in blocks] == [("image_text", 3), ("table", 3), ("image_text", 3)]
+    table = blocks[1]
+    assert table.table is not None and table.table.cell_texts() == [["Name", "Score"], ["Ann", "9", "10"]]
+    assert table.text == (
+        "<table>\n<tr><th>Name</th><th colspan=2>Score</th></tr>\n<tr><td>Ann</td><td>9</td><td>10</td></tr>\n</table>\n"
+    )
+
+
+def test_real_ocr_rebuilds_a_ruled_scanned_table_with_its_merged_cells():
+    blocks = list(extract(TABLE_PNG.read_bytes(), "cells.png"))
+    (table,) = [b.table for b in blocks if b.kind == "table"]
+    assert table is not None
+    rows = table.cell_texts()
+    assert rows[0][0] == "Disability Category" and "Results" in rows[0]
+    assert any(row[:4] == ["Blind", "5", "1", "4"] for row in rows)
+    low_vision = next(row for row in rows if row[0] == "Low Vision")
+    assert low_vision[4] == "98.3% n=2 (97.7%, n=3)"  # a cell of two lines stays one cell
+    assert max(cell.rowspan for cell in table.rows[0]) == 2  # the header's cells span its two lines

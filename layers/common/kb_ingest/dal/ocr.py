@@ -18,7 +18,7 @@ class LambdaOcr:
     def __init__(self, function_name: str) -> None:
         self.function_name = function_name
 
-    def __call__(self, image: bytes) -> list[str]:
+    def __call__(self, image: bytes) -> list[Any]:
         payload = json.dumps({"image": base64.b64encode(image).decode("ascii")}).encode()
         try:
             response = client("lambda").invoke(FunctionName=self.function_name, Payload=payload)
@@ -30,7 +30,8 @@ class LambdaOcr:
             raise RuntimeError(f"{OCR_FAILED}: the OCR function crashed")
         if "error" in answer:
             raise ParseError(f"{OCR_FAILED}: {answer['error']}")
-        return [str(line) for line in answer.get("lines") or []]
+        # Lines (str) and tables ({"table": ...}), as kb_ingest.domain.parsing.ocr.OcrItem.
+        return [item for item in answer.get("lines") or [] if isinstance(item, str | dict)]
 
 
 def install_ocr(function_name: str) -> None:

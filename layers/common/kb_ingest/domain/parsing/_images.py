@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 from .errors import OCR_NOT_INCLUDED, CorruptDocument, ResourceLimitExceeded, UnsupportedFormat
 from .model import Deadline, ExtractLimits, TextBlock
-from .ocr import OcrEngine
+from .ocr import OcrEngine, blocks_from_items
 
 MAX_PIXELS = 60_000_000  # a 60-megapixel frame is ~180 MB decoded; bigger ones are refused, not swapped
 OCR_LONG_SIDE = 2800  # pixels: PP-OCR's detector works at ~960, so larger frames only cost time
@@ -56,6 +56,4 @@ def extract_image(
     frames = list(frames_as_png(data, limits))
     for number, frame in enumerate(frames, 1):
         deadline.check()
-        text = "\n".join(engine(frame)).strip()
-        if text:
-            yield TextBlock(text + "\n", number if len(frames) > 1 else None, kind="image_text")
+        yield from blocks_from_items(engine(frame), number if len(frames) > 1 else None)

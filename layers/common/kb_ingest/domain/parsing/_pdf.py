@@ -419,8 +419,8 @@ def _read_page(pdf: Any, number: int) -> _Page:
     return _Page(number, join_fragments(lines), width, height, scanned)
 
 
-OcrPage = Callable[[bytes], list[str]]
-"""Reads a page image (JPEG bytes) and returns its lines of text in reading order."""
+OcrPage = Callable[[bytes], list[Any]]
+"""Reads a page image (JPEG bytes): its lines and tables in reading order (``ocr.OcrItem``)."""
 
 
 def render_png(pdf: Any, number: int, scale: float = OCR_SCALE) -> bytes:
@@ -510,10 +510,11 @@ def _extract(
             engine = ocr() if ocr is not None else None
             if engine is None:
                 continue
-            text = "\n".join(engine(render_png(pdf, page.number))).strip()
-            if text:
+            from .ocr import blocks_from_items
+
+            for block in blocks_from_items(engine(render_png(pdf, page.number)), page.number):
                 found_text = True
-                yield TextBlock(clean_page(text) + "\n", page.number, kind="image_text")
+                yield block
             continue
         body = [
             line

@@ -1,7 +1,8 @@
 """OCR: pictures to lines of text, and which engine a parse uses.
 
-An engine is any callable taking one image (PNG, JPEG, ... bytes) and returning its lines of
-text in reading order. Two exist:
+An engine is any callable taking one image (PNG, JPEG, ... bytes) and returning what it reads
+in reading order: lines of text and, where the page has ruled tables, tables (``OcrItem``).
+Two exist:
 
 - ``local_engine()``: PP-OCR (detection, orientation, recognition) through rapidocr and ONNX
   Runtime in this process; the models ship inside rapidocr's wheel, so nothing is downloaded.
@@ -22,7 +23,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-OcrEngine = Callable[[bytes], list[str]]
+from .model import Table, TableCell, TextBlock
+
+OcrItem = str | dict[str, Any]
+"""One thing read from an image: a line of text, or a table ``{"table": rows}`` whose rows are
+lists of ``{"text", "colspan", "rowspan"}`` cells (plain JSON, so it crosses a Lambda invocation)."""
+OcrEngine = Callable[[bytes], list[OcrItem]]
 
 _lock = threading.Lock()
 _configured: OcrEngine | None = None
@@ -86,10 +92,12 @@ def local_engine() -> OcrEngine | None:
             reader = RapidOCR(params={"Global.log_level": "error"})
             read_lock = threading.Lock()  # one ONNX session set; callers from threads take turns
 
-            def read(image: bytes) -> list[str]:
+            from ._ocr_tables import read_with_tables
+
+            def read(image: bytes) -> list[OcrItem]:
                 with read_lock:
                     result: Any = reader(image)
-                return lines_from_boxes(getattr(result, "boxes", None), getattr(result, "txts", None))
+                return read_with_tables(image, getattr(result, "boxes", None), getattr(result, "txts", None))
 
             _local = read
     return _local
@@ -124,3 +132,41 @@ def lines_from_boxes(boxes: Any, texts: Any) -> list[str]:
                 continue
         lines.append([item])
     return [" ".join(x[3] for x in sorted(line, key=lambda x: x[2])) for line in lines]
+
+
+def blocks_from_items(items: list[OcrItem], page: int | None) -> list[TextBlock]:
+    """An engine's result as blocks: runs of lines as ``image_text``, tables as ``table`` blocks."""
+    from ._pdf import clean_page
+
+    blocks: list[TextBlock] = []
+    lines: list[str] = []
+
+    def flush() -> None:
+        text = clean_page("\n".join(lines)).strip()
+        if text:
+            blocks.append(TextBlock(text + "\n", page, kind="image_text"))
+        lines.clear()
+
+    for item in items:
+        if isinstance(item, str):
+            lines.append(item)
+            continue
+        rows = item.get("table") if isinstance(item, dict) else None
+        if not isinstance(rows, list) or not rows:
+            continue
+        flush()
+        cells = tuple(
+            tuple(
+                TableCell(str(cell.get("text", "")), int(cell.get("colspan", 1)), int(cell.get("rowspan", 1)))
+                for cell in row
+                if isinstance(cell, dict)
+            )
+            for row in rows
+            if isinstance(row, list)
+        )
+        first = cells[0] if cells else ()
+        header_rows = max((cell.rowspan for cell in first), default=1)
+        table = Table(cells, header_rows)
+        blocks.append(TextBlock(table.html() + "\n", page, kind="table", table=table))
+    flush()
+    return blocks
