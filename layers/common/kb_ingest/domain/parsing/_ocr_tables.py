@@ -55,12 +55,10 @@ def find_grid(image: Any) -> tuple[list[int], list[int], Any, Any] | None:
     stem = max(int(shortest * 0.7), 10)
     vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, stem)))
     v_region = vertical[y : y + h, max(x - 4, 0) : x + w + 4] > 0
-    columns = [max(x - 4, 0) + c for c in _positions(v_region.mean(axis=0) > 0.08, 3)]
-    # Tables drawn with only horizontal rules have no column strokes: their edges are the rules' ends.
-    if not columns or columns[0] > x + 6:
-        columns.insert(0, x)
-    if columns[-1] < x + w - 6:
-        columns.append(x + w - 1)
+    # A column border runs through a good part of the table's height (a merged header cell may
+    # interrupt it); letters' stems and figure frames do not. Tables ruled only horizontally
+    # (booktabs) have no such strokes and are read as lines, which keeps their rows in order.
+    columns = [max(x - 4, 0) + c for c in _positions(v_region.mean(axis=0) > 0.35, 3)]
     if len(columns) < MIN_COLUMNS + 1:
         return None
     return rows, columns, horizontal > 0, vertical > 0
