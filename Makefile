@@ -18,11 +18,11 @@ export PYTHONPATH := layers/common:.
 # Every deployment unit's lock (requirements.txt beside a requirements.in): a changed lock rebuilds the venv.
 LOCKS := $(patsubst %.in,%.txt,$(wildcard layers/*/requirements.in functions/*/requirements.in))
 
-$(INSTALLED): pyproject.toml $(LOCKS) requirements-dev.txt
+$(INSTALLED): pyproject.toml $(LOCKS) functions/ocr_page/requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (e.g. pyenv install $(PYTHON_VERSION)) or pass PYTHON=/path/to/python$(PYTHON_VERSION)"; exit 1; }
 	rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[parsing,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[parsing,ocr,dev]'
 	touch $(INSTALLED)
 
 # Deploy tools in a venv of their own: the SAM CLI pins its own boto3, Flask and pydantic.

@@ -23,6 +23,7 @@ SECTIONS = {
     "throughput": "4. Parse throughput",
     "scale": "5. Scale",
     "local_stack": "6. Local stack as a deployment",
+    "extraction": "7. Extraction quality and speed",
 }
 
 

@@ -56,6 +56,10 @@ HEAVY_FOR_PARSE = (
     "charset_normalizer",
     "yaml",
     "bpe_openai",
+    "pypdfium2",
+    "rapidocr",
+    "onnxruntime",
+    "cv2",
 )
 CHILD_TIMEOUT = 120
 

@@ -17,6 +17,7 @@ from kb_ingest.dal.chunks import ChunkWriter, delete_other_runs
 from kb_ingest.dal.datasets import get_dataset_store
 from kb_ingest.dal.documents import get_document_store
 from kb_ingest.dal.events import EventBridgePublisher
+from kb_ingest.dal.ocr import install_ocr
 from kb_ingest.dal.queues import ParseQueue, delay_redelivery
 from kb_ingest.dal.runs import get_run_store
 from kb_ingest.domain.inbox import inbox_dataset_id, reconcile_inbox_key
@@ -30,6 +31,7 @@ from kb_ingest.settings import get_settings
 # 60 s grace, an upload without its record yet) is reported failed so SQS brings it back, but it
 # is an expected answer: no traceback, no function error. handler() raises only for real errors.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+install_ocr(get_settings().ocr_function_name)
 PAGE_OF_DOCUMENTS = 100
 
 

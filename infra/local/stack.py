@@ -387,6 +387,11 @@ class LocalStack:
             name = self._name(lid, "FunctionName", f"{stack}-{lid}")
             self.function_names[lid] = name
             phys[lid] = Physical(name, {"Arn": self._arn("lambda", f"function:{name}")})
+        # Plain Lambda functions (the image-packaged OCR function) are not run locally (the code
+        # that calls them runs their work in-process), but references to them still resolve.
+        for lid in tpl.plain_functions:
+            name = self._name(lid, "FunctionName", f"{stack}-{lid}")
+            phys[lid] = Physical(name, {"Arn": self._arn("lambda", f"function:{name}")})
         for lid in tpl.layers:
             phys[lid] = Physical(self._arn("lambda", f"layer:{stack}-{lid}:1"))
         for lid in tpl.http_apis:

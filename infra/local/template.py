@@ -346,6 +346,8 @@ class Template:
             for lid in self._ids(HTTP_API_TYPE)
         }
         self.functions = {lid: self._function(lid) for lid in self._ids(FUNCTION_TYPE)}
+        # AWS::Lambda::Function resources (image-packaged functions, to which Globals cannot apply).
+        self.plain_functions = self._ids("AWS::Lambda::Function")
 
     # ------------------------------------------------------------ public helpers
     @property

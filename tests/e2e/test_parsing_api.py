@@ -48,6 +48,8 @@ PARSED = [
     ("example-with-scripts.html", None),
     ("fake-html-cp1252.html", None),
     ("fake.docx", None),
+    ("fake.doc", "Lorem ipsum dolor sit amet."),
+    ("single_table.pdf", "Chipper"),  # scanned: read by OCR
     ("docx-tables.docx", None),
     ("fake-power-point.pptx", None),
     ("stanley-cups.xlsx", "Stanley Cups"),
@@ -91,8 +93,7 @@ def test_real_files_parse_to_done_with_chunks_that_add_up(api, filename, expecte
     [
         ("password.pdf", "password"),
         ("password_protected.xlsx", "password"),
-        ("fake.doc", ".docx"),
-        ("photo.png", "OCR"),
+        ("photo.png", "image is damaged"),
         ("voice.mp3", "speech"),
     ],
 )

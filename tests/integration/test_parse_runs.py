@@ -1,6 +1,8 @@
 """Parse runs on the local stack's DynamoDB and S3, driven in-process: the worker pipeline,
 conditional writes, stop, restart, duplicate delivery and retries."""
 
+from pathlib import Path
+
 import pytest
 
 from kb_ingest.dal.blobs import S3FileStore, object_key
@@ -13,6 +15,7 @@ from kb_ingest.domain.documents import IncomingFile
 from kb_ingest.domain.parse_worker import ParseJob, run_parse
 from kb_ingest.domain.parsing import count_tokens
 
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 40 + "\n") * 30
 
 
@@ -150,12 +153,23 @@ def test_a_corrupt_file_fails_with_the_reason(world):
     assert "[ERROR]" in document.progress_msg
 
 
-def test_an_image_fails_saying_ocr_is_not_included(world):
+def test_a_damaged_image_fails_saying_so(world):
     document_id = world.upload("scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
     start(world, document_id)
     world.work(world.job_for(document_id))
     document = world.store.get(world.dataset.id, document_id)
-    assert document.run == "4" and "OCR" in document.progress_msg
+    assert document.run == "4" and "image is damaged" in document.progress_msg
+
+
+def test_a_scanned_pdf_ends_done_with_its_ocr_text(world, tenant_id):
+    document_id = world.upload("single_table.pdf", (CORPUS / "single_table.pdf").read_bytes())
+    start(world, document_id)
+    world.work(world.job_for(document_id))
+    document = world.store.get(world.dataset.id, document_id)
+    assert document.run == "3", document.progress_msg
+    chunks = read_chunks(tenant_id, world.dataset.id, document_id, document.chunks_run_id, 0, 10_000)
+    text = " ".join(chunk["content"] for chunk in chunks)
+    assert "Chipper" in text and "64,058" in text
 
 
 def test_a_crash_is_retried_then_fails_on_the_last_attempt(world):

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # How many times the parse queue delivers a message before its dead-letter queue takes it
     # (the queue's maxReceiveCount); the last attempt marks the document FAIL.
     parse_max_attempts: int = 3
+    # The image-packaged OCR function the parse function hands scanned pages to ("" = none;
+    # where rapidocr is installed, as on the local stack, pages are read in-process instead).
+    ocr_function_name: str = ""
     # Scheduled reparse: how much one run may look at and re-queue.
     reparse_max_documents: int = 2000
     reparse_max_requeues: int = 200

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ["pypdf", "docx", "pptx", "openpyxl", "xlrd", "bs4", "lxml", "yaml", "charset_normalizer", "bpe_openai"]
+HEAVY = ["pypdf", "docx", "pptx", "openpyxl", "xlrd", "bs4", "lxml", "yaml", "charset_normalizer", "bpe_openai",
+         "pypdfium2", "pyphen", "striprtf", "olefile", "PIL", "rapidocr", "onnxruntime", "cv2", "numpy"]  # fmt: skip
 LAYER = Path(__file__).resolve().parents[3] / "layers" / "common"
 
 
@@ -23,7 +24,7 @@ def test_importing_the_package_imports_no_heavy_library():
     loaded = modules_after(
         "import kb_ingest.domain.parsing\n"
         "from kb_ingest.domain.parsing import chunk_document, extract, count_tokens, naive_chunks\n"
-        "from kb_ingest.domain.parsing import chunking, extract as e, tokens, errors, sniff, model"
+        "from kb_ingest.domain.parsing import chunking, extract as e, tokens, errors, sniff, model, ocr"
     )
     assert [m for m in loaded if m.split(".")[0] in HEAVY] == []
 

@@ -33,13 +33,14 @@ from .errors import (
     UnsupportedFormat,
 )
 from .extract import detect_format, extract, extract_rows
-from .model import ExtractLimits, SheetRow, TextBlock
+from .model import BlockKind, ExtractLimits, SheetRow, Table, TableCell, TextBlock
 from .tokens import count_tokens, get_encoder, split_by_tokens
 
 __all__ = [
     "DEFAULT_CHUNK_TOKEN_NUM",
     "DEFAULT_DELIMITER",
     "PARSERS",
+    "BlockKind",
     "Chunk",
     "ChunkingResult",
     "CorruptDocument",
@@ -50,6 +51,8 @@ __all__ = [
     "QAPair",
     "ResourceLimitExceeded",
     "SheetRow",
+    "Table",
+    "TableCell",
     "TextBlock",
     "UnsupportedFormat",
     "chunk_document",

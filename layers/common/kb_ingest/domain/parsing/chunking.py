@@ -21,6 +21,7 @@ from . import sniff
 from .errors import ParseError
 from .extract import extract, extract_rows
 from .model import ExtractLimits, SheetRow, TextBlock
+from .ocr import layout_note
 from .tokens import MAX_PIECE_CHARS, _counter, count_tokens, split_by_tokens
 
 DEFAULT_CHUNK_TOKEN_NUM = 128
@@ -452,6 +453,9 @@ def chunk_document(
     if not isinstance(delimiter, str):
         delimiter = DEFAULT_DELIMITER
     pages = _page_ranges(config.get("pages"))
+    layout_recognize = config.get("layout_recognize")
+    if note := layout_note(layout_recognize):
+        notes.append(note)
 
     kind = _kind_or_none(data, filename) if used in ("qa", "table") else None
     tabular = kind in sniff.SPREADSHEET_KINDS
@@ -460,7 +464,7 @@ def chunk_document(
         used = "naive"
 
     def blocks() -> Iterator[TextBlock]:
-        return extract(data, filename, pages=pages, limits=limits)
+        return extract(data, filename, pages=pages, limits=limits, layout_recognize=layout_recognize)
 
     def rows() -> Iterator[SheetRow]:
         return extract_rows(data, filename, limits=limits)

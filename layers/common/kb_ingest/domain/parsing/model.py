@@ -11,6 +11,73 @@ from .errors import ResourceLimitExceeded
 MiB = 1024 * 1024
 
 
+BlockKind = Literal["text", "paragraph", "heading", "list_item", "table", "caption", "image_text", "code", "metadata"]
+"""What a block is, as far as its extractor can tell.
+
+- ``text``: a run of text whose structure the extractor does not know (several paragraphs, a
+  whole page or slide); the default, so ``TextBlock(text, page)`` means what it always meant.
+- ``paragraph``: one paragraph. ``heading``: a title; ``level`` 1 is the top (a DOCX
+  ``Heading 1``, a Markdown ``#``, a slide's title). ``list_item``: one item; ``level`` is its
+  nesting depth, 1 for a top-level item.
+- ``table``: one table; ``table`` holds its rows and cells and ``text`` its rendering as RAGFlow
+  puts a table in a chunk (``Table.html``).
+- ``caption``: a figure's or table's caption that is not part of a table.
+- ``image_text``: text read by OCR from a picture (a scanned page, an image file, a picture
+  inside a document); RAGFlow keeps such text like any other.
+- ``code``: preformatted text whose line breaks matter.
+- ``metadata``: field lines about the document rather than its content (an email's
+  ``From:``/``To:``/``Subject:`` lines), which RAGFlow's email method chunks on their own.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TableCell:
+    """One cell of a table; a merged cell appears once, with its span, where it starts."""
+
+    text: str
+    colspan: int = 1
+    rowspan: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table's rows of cells, the first ``header_rows`` of them being its header."""
+
+    rows: tuple[tuple[TableCell, ...], ...]
+    header_rows: int = 0
+    caption: str | None = None
+
+    @classmethod
+    def from_rows(cls, rows: list[list[str]], *, header_rows: int = 0, caption: str | None = None) -> Table:
+        return cls(tuple(tuple(TableCell(text) for text in row) for row in rows), header_rows, caption)
+
+    def cell_texts(self) -> list[list[str]]:
+        """The cells' text row by row (merged cells once, where they start)."""
+        return [[cell.text for cell in row] for row in self.rows]
+
+    def html(self) -> str:
+        """The table as RAGFlow writes one into a chunk: ``<table>``, an optional ``<caption>``,
+        one ``<tr>`` per line with ``<th>`` for header cells and ``<td>`` for the others, spans as
+        attributes (deepdoc's table structure recogniser and the DOCX parser of ``rag/app/naive.py``
+        both render tables this way)."""
+        from html import escape
+
+        parts = ["<table>"]
+        if self.caption:
+            parts.append(f"<caption>{escape(self.caption, quote=False)}</caption>")
+        for index, row in enumerate(self.rows):
+            tag = "th" if index < self.header_rows else "td"
+            cells = []
+            for cell in row:
+                spans = (f" colspan={cell.colspan}" if cell.colspan > 1 else "") + (
+                    f" rowspan={cell.rowspan}" if cell.rowspan > 1 else ""
+                )
+                cells.append(f"<{tag}{spans}>{escape(cell.text, quote=False)}</{tag}>")
+            parts.append("<tr>" + "".join(cells) + "</tr>")
+        parts.append("</table>")
+        return "\n".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class TextBlock:
     """A run of a document's text.
@@ -21,10 +88,22 @@ class TextBlock:
     wherever the document has a break (page, slide, sheet, paragraph), so nothing is glued together
     by the concatenation. ``page`` is the 1-based page (PDF), slide (PPTX) or sheet (XLSX/XLS)
     number, ``None`` for formats without pages.
+
+    Page and slide boundaries: a page's blocks come one after another, and a new page (slide,
+    sheet) starts at the first block whose ``page`` differs from the previous block's.
+
+    ``kind`` says what the block is (see ``BlockKind``; ``"text"`` when the extractor does not
+    know), ``level`` the heading level or list depth (0 otherwise), ``table`` the rows and cells of
+    a ``"table"`` block, and ``source`` the file inside the document the block comes from (an
+    email attachment's or an archive member's name; ``None`` for the document itself).
     """
 
     text: str
     page: int | None = None
+    kind: BlockKind = "text"
+    level: int = 0
+    table: Table | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

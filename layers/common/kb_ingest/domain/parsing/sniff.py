@@ -11,9 +11,9 @@ import io
 import zipfile
 
 from .errors import (
+    IMAGE_NOT_READ,
     LEGACY_DOC,
     LEGACY_PPT,
-    OCR_NOT_INCLUDED,
     SPEECH_NOT_INCLUDED,
     VIDEO_NOT_SUPPORTED,
     CorruptDocument,
@@ -39,6 +39,13 @@ DOCX = "docx"
 PPTX = "pptx"
 PDF = "pdf"
 EML = "eml"
+IMAGE = "image"  # read by OCR
+RTF = "rtf"
+ODF = "odf"  # OpenDocument text, spreadsheet or presentation
+EPUB = "epub"
+MSG = "msg"  # Outlook message
+DOC = "doc"  # Word 97-2003
+PPT = "ppt"  # PowerPoint 97-2003
 
 SPREADSHEET_KINDS = frozenset({CSV, TSV, XLSX, XLS})
 
@@ -69,9 +76,12 @@ EXTENSION_KINDS.update(
         "pptx": PPTX, "pptm": PPTX, "ppsx": PPTX, "potx": PPTX,
         "pdf": PDF,
         "eml": EML,
+        "rtf": RTF, "odt": ODF, "ods": ODF, "odp": ODF, "epub": EPUB, "msg": MSG,
     }
 )  # fmt: skip
 
+# Images that OCR reads (what Pillow decodes); the other image types are refused.
+OCR_IMAGE_EXTENSIONS = frozenset(["jpg", "jpeg", "jpe", "jfif", "png", "gif", "tif", "tiff", "bmp", "dib", "webp"])
 IMAGE_EXTENSIONS = frozenset(
     [
         "jpg",
@@ -116,8 +126,8 @@ AUDIO_EXTENSIONS = frozenset(
 )
 
 SUPPORTED_SUMMARY = (
-    "PDF, Word .docx, Excel .xlsx/.xls, PowerPoint .pptx, CSV, HTML, Markdown, plain text and code, "
-    "JSON, YAML, XML and .eml e-mails"
+    "PDF, Word .docx/.doc, Excel .xlsx/.xls, PowerPoint .pptx/.ppt, OpenDocument, RTF, EPUB, CSV, HTML, "
+    "Markdown, plain text and code, JSON, YAML, XML, .eml and .msg e-mails, and images (by OCR)"
 )
 
 _WHAT = {
@@ -207,14 +217,16 @@ def detect_format(data: bytes, filename: str) -> str:
     promises a format its content does not have).
     """
     ext = extension(filename)
+    magic = sniff_magic(data)
+    if ext in OCR_IMAGE_EXTENSIONS and magic in ("image", None) and data:
+        return IMAGE  # Pillow decides; a file that is no image fails as damaged
     if ext in IMAGE_EXTENSIONS:
-        raise UnsupportedFormat(OCR_NOT_INCLUDED)
+        raise UnsupportedFormat(IMAGE_NOT_READ)
     if ext in VIDEO_EXTENSIONS:
         raise UnsupportedFormat(VIDEO_NOT_SUPPORTED)
     if ext in AUDIO_EXTENSIONS:
         raise UnsupportedFormat(SPEECH_NOT_INCLUDED)
 
-    magic = sniff_magic(data)
     if magic == "pdf":
         return PDF
     if magic == "zip":
@@ -222,7 +234,7 @@ def detect_format(data: bytes, filename: str) -> str:
     if magic == "ole2":
         return _ole2_kind(data, ext)
     if magic == "image":
-        raise UnsupportedFormat(OCR_NOT_INCLUDED)
+        return IMAGE if _readable_image(data) else _refuse_image()
     if magic == "audio":
         raise UnsupportedFormat(SPEECH_NOT_INCLUDED)
     if magic == "video":
@@ -230,7 +242,7 @@ def detect_format(data: bytes, filename: str) -> str:
     if magic == "archive":
         raise UnsupportedFormat("Compressed archives are not supported; unpack it and upload the documents inside.")
     if magic == "rtf":
-        raise UnsupportedFormat("RTF files are not supported; save it as .docx or PDF.")
+        return RTF
     if magic == "executable":
         raise UnsupportedFormat(f"This is a program, not a document. Supported formats: {SUPPORTED_SUMMARY}.")
 
@@ -256,7 +268,7 @@ def detect_format(data: bytes, filename: str) -> str:
             return HTML if _looks_like_html(data) else CSV
         raise CorruptDocument(damaged_message(what(XLS)))
     if ext == "msg":
-        raise UnsupportedFormat("Outlook .msg files are not supported; save the e-mail as .eml.")
+        raise CorruptDocument("This file is named .msg but is not an Outlook message; it is damaged or was renamed.")
     if kind is not None:
         return kind
     # Unknown or missing extension: text if it reads as text.
@@ -267,6 +279,15 @@ def detect_format(data: bytes, filename: str) -> str:
     if data.lstrip()[:5].lower() == b"<?xml":
         return XML
     return TEXT
+
+
+def _readable_image(data: bytes) -> bool:
+    head = data[:16]
+    return not head.startswith(b"8BPS") and head[4:8] != b"ftyp"  # Photoshop, HEIC and AVIF: no OCR here
+
+
+def _refuse_image() -> str:
+    raise UnsupportedFormat(IMAGE_NOT_READ)
 
 
 def _zip_kind(data: bytes, ext: str) -> str:
@@ -285,12 +306,12 @@ def _zip_kind(data: bytes, ext: str) -> str:
         return XLSX
     if "ppt" in prefixes:
         return PPTX
-    if mimetype.startswith(b"application/vnd.oasis.opendocument"):
-        raise UnsupportedFormat(
-            "OpenDocument files (.odt, .ods, .odp) are not supported; save it as .docx, .xlsx or .pptx."
-        )
-    if mimetype.startswith(b"application/epub"):
-        raise UnsupportedFormat("EPUB e-books are not supported; convert it to PDF or .docx.")
+    if mimetype.startswith(b"application/vnd.oasis.opendocument") or (
+        "content.xml" in names and ext in ("odt", "ods", "odp")
+    ):
+        return ODF
+    if mimetype.startswith(b"application/epub") or ("META-INF/container.xml" in names and ext == "epub"):
+        return EPUB
     kind = EXTENSION_KINDS.get(ext)
     if kind in (DOCX, XLSX, PPTX):
         raise CorruptDocument(damaged_message(what(kind)))
@@ -308,13 +329,13 @@ def _ole2_kind(data: bytes, ext: str) -> str:
         # An encrypted .docx/.xlsx/.pptx: the zip package sits encrypted inside an OLE2 container.
         raise PasswordProtected(password_message(what(ext) if ext in EXTENSION_KINDS else "This file"))
     if _ole2_has_stream(data, "WordDocument"):
-        raise UnsupportedFormat(LEGACY_DOC)
+        return DOC
     if _ole2_has_stream(data, "PowerPoint Document"):
-        raise UnsupportedFormat(LEGACY_PPT)
+        return PPT
     if _ole2_has_stream(data, "Workbook") or _ole2_has_stream(data, "Book"):
         return XLS
     if _ole2_has_stream(data, "__substg1.0_", prefix=True):
-        raise UnsupportedFormat("Outlook .msg files are not supported; save the e-mail as .eml.")
+        return MSG
     raise UnsupportedFormat(
         "This is an old Microsoft Office file format that is not supported; save it as .docx, .xlsx or .pptx."
     )

@@ -1,0 +1,55 @@
+"""PDF layout rebuilt from line boxes: columns, running headers/footers, hyphenation."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from kb_ingest.domain.parsing._pdf import Line, _Dehyphenator, furniture, join_fragments, reading_order
+
+WIDTH, HEIGHT = 600.0, 800.0
+
+
+def line(text: str, x0: float, top: float, width: float = 240, size: float = 10) -> Line:
+    return Line(text, x0, x0 + width, top, top - size, size)
+
+
+def test_two_columns_are_read_one_after_the_other_between_full_width_lines():
+    lines = [line("Title across both columns", 50, 760, 500, 16)]
+    for i in range(8):
+        lines.append(line(f"left {i}", 50, 700 - 14 * i))
+        lines.append(line(f"right {i}", 320, 700 - 14 * i))
+    lines.append(line("A footnote across the page", 50, 100, 500))
+    order = [x.text for x in reading_order(lines, WIDTH)]
+    assert order == ["Title across both columns", *(f"left {i}" for i in range(8)), *(f"right {i}" for i in range(8)),
+                     "A footnote across the page"]  # fmt: skip
+
+
+def test_a_table_of_short_cells_is_not_mistaken_for_columns():
+    lines = []
+    for i in range(8):
+        lines += [line(f"name {i}", 50, 700 - 14 * i, 40), line(f"{i}", 320, 700 - 14 * i, 10)]
+    order = [x.text for x in reading_order(lines, WIDTH)]
+    assert order[:4] == ["name 0", "0", "name 1", "1"]  # row by row
+
+
+def test_words_placed_one_by_one_on_a_baseline_become_one_line():
+    words = [Line(w, 50 + 40 * i, 50 + 40 * i + 30, 700, 690, 10) for i, w in enumerate(["Here", "is", "a", "line."])]
+    assert [x.text for x in join_fragments(words)] == ["Here is a line."]
+
+
+def test_margin_lines_repeated_on_half_the_pages_are_running_headers():
+    pages = []
+    for n in range(1, 5):
+        page = [line("is for Official Use Only", 50, 790), line(f"Page {n} of 4", 50, 20), line(f"Body {n}", 50, 400)]
+        pages.append((page, HEIGHT))
+    assert furniture(pages) == {"is for official use only", "page # of #"}
+
+
+def test_hyphens_are_removed_only_where_the_word_is_one_word():
+    words = Counter({"retrieval": 2, "dense": 3})
+    dehyphenate = _Dehyphenator(words)
+    assert dehyphenate.join("retri", "eval")  # spelled unbroken elsewhere in the document
+    assert not dehyphenate.join("dual", "encoder")  # not a break point of "dualencoder"
+    assert dehyphenate.join("hyphen", "ation")  # a break point LibreOffice's patterns allow
+    words["self-attention"] = 1
+    assert not dehyphenate.join("self", "attention")  # the document writes it with the hyphen
