@@ -260,9 +260,9 @@ def test_table_parser_on_a_document_that_is_not_a_table_parses_naive_with_a_note
 
 def test_unknown_parser_falls_back_to_naive_with_a_note():
     data = corpus_bytes("fake-text.txt")
-    result = chunk_document(data, "fake-text.txt", "laws", {"chunk_token_num": 16})
+    result = chunk_document(data, "fake-text.txt", "lawz", {"chunk_token_num": 16})
     assert result.parser_id == "naive"
-    assert result.notes == ("Parser 'laws' is not available here; parsed with 'naive'.",)
+    assert result.notes == ("Parser 'lawz' is not available here; parsed with 'naive'.",)
     assert list(result.chunks) == list(chunk_document(data, "fake-text.txt", "naive", {"chunk_token_num": 16}).chunks)
 
 

@@ -43,7 +43,8 @@ class Chunk:
     and its answer) or ``"image"`` (text read from a picture), RAGFlow's ``doc_type_kwd``;
     ``question`` is a qa chunk's question alone; ``important_keywords`` RAGFlow's
     ``important_kwd`` (the paper method marks the abstract with them); ``titles`` the headings
-    the chunk sits under, outermost first, where a method cut the document by its headings.
+    the chunk sits under, outermost first, where a method cut the document by its headings;
+    ``tags`` a tag-set entry's tags (RAGFlow's ``tag_kwd``, the tag method).
     """
 
     text: str
@@ -54,6 +55,7 @@ class Chunk:
     question: str | None = None
     important_keywords: tuple[str, ...] = ()
     titles: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,6 +457,7 @@ def naive_chunks(
     chunk_token_num: int = DEFAULT_CHUNK_TOKEN_NUM,
     delimiters: str = DEFAULT_DELIMITER,
     overlapped_percent: int = 0,
+    start_offset: int = 0,
 ) -> Iterator[Chunk]:
     """RAGFlow's ``naive`` chunking, streamed.
 
@@ -465,15 +468,16 @@ def naive_chunks(
     own, as RAGFlow keeps tables. ``overlapped_percent`` starts each chunk with the end of the one
     before (see ``_Merger``). A delimiter setting with a backtick-quoted delimiter switches to
     RAGFlow's custom mode (``segment_chunks``). Memory stays bounded by the current chunk and
-    block.
+    block. ``start_offset`` is where the first block starts in the document's extracted text (for
+    a caller chunking a part of a document).
     """
     if has_wrapped_delimiter(delimiters):
-        yield from segment_chunks(blocks, delimiters)
+        yield from segment_chunks(blocks, delimiters, start_offset)
         return
     limit = max(1, int(chunk_token_num))
     pattern = delimiter_pattern(parse_delimiters(delimiters))
     merger = _Merger(limit, _overlap_percent(overlapped_percent))
-    offset = 0  # where the current block starts in the extracted text
+    offset = start_offset  # where the current block starts in the extracted text
     rest, rest_start, rest_page = "", 0, None
     for block in blocks:
         text = block.text
@@ -533,7 +537,7 @@ def _table_chunk(block: TextBlock, offset: int) -> Chunk | None:
     return Chunk(stripped, count_tokens(stripped), block.page, offset + lead, kind="table")
 
 
-def segment_chunks(blocks: Iterable[TextBlock], delimiters: str) -> Iterator[Chunk]:
+def segment_chunks(blocks: Iterable[TextBlock], delimiters: str, start_offset: int = 0) -> Iterator[Chunk]:
     """RAGFlow's custom-delimiter mode: a chunk between every two delimiters, whatever its length.
 
     When the ``delimiter`` setting holds a backtick-quoted delimiter, RAGFlow cuts at every
@@ -543,7 +547,7 @@ def segment_chunks(blocks: Iterable[TextBlock], delimiters: str) -> Iterator[Chu
     """
     pattern = delimiter_pattern(parse_delimiters(delimiters))
     count = _safe_counter()
-    offset = 0
+    offset = start_offset
     rest, rest_start, rest_page = "", 0, None
 
     def segment(text: str, start: int, page: int | None) -> Chunk | None:
@@ -712,7 +716,67 @@ def qa_chunks(pairs: Iterable[QAPair]) -> Iterator[Chunk]:
     for qa in pairs:
         text = f"Question: {qa.question}\tAnswer: {qa.answer}"
         tokens = count(text) if len(text) <= MAX_PIECE_CHARS else count_tokens(text)
-        yield Chunk(text, tokens, qa.page, qa.offset)
+        yield Chunk(text, tokens, qa.page, qa.offset, kind="qa", question=qa.question)
+
+
+_MD_HEADING = re.compile(r"(#{1,6})(?:[ \t]+|$)")
+_QA_PREFIX = re.compile(r"^(问题|答案|回答|user|assistant|Q|A|Question|Answer|问|答)[\t:： ]+", re.IGNORECASE)
+
+
+def qa_pairs_from_headings(blocks: Iterable[TextBlock], markdown: bool) -> Iterator[QAPair]:
+    """Question/answer pairs from a document's headings, as RAGFlow reads Markdown (and DOCX) for ``qa``.
+
+    Every heading is a question and the text under it, up to the next heading, its answer; the
+    question of a nested heading is the path of headings down to it, one per line ("Install" then
+    "On Linux"). A heading with no text under it only adds to the path of the headings below it;
+    text before the first heading has no question and is left out. In Markdown, ``#`` to ``######``
+    followed by a space start a heading (not inside a ``` fenced block); in other formats the
+    blocks the extractor marks as headings do. The answer is kept as the Markdown text (RAGFlow
+    renders it to HTML).
+    """
+    stack: list[tuple[int, str]] = []
+    answer: list[str] = []
+    anchor: tuple[int | None, int] = (None, 0)
+    fenced = False
+
+    def pair() -> QAPair | None:
+        text = "\n".join(answer).strip()
+        if not text or not stack:
+            return None
+        question = "\n".join(_QA_PREFIX.sub("", q) for _, q in stack)
+        return QAPair(question, _QA_PREFIX.sub("", text), anchor[0], anchor[1])
+
+    for line, offset, page, block in _lines_of_blocks(blocks):
+        level, title = 0, ""
+        if markdown:
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            elif not fenced and (match := _MD_HEADING.match(line)):
+                level, title = len(match.group(1)), line[match.end() :].strip().rstrip("#").strip()
+        elif block.kind == "heading":
+            level, title = max(1, block.level), line.strip()
+        if not level or not title:
+            answer.append(line)
+            continue
+        if (done := pair()) is not None:
+            yield done
+        answer = []
+        while stack and level <= stack[-1][0]:
+            stack.pop()
+        stack.append((level, title))
+        anchor = (page, offset + len(line) - len(line.lstrip()))
+    if (done := pair()) is not None:
+        yield done
+
+
+def _lines_of_blocks(blocks: Iterable[TextBlock]) -> Iterator[tuple[str, int, int | None, TextBlock]]:
+    offset = 0
+    for block in blocks:
+        position = 0
+        for line in block.text.split("\n"):
+            yield line, offset + position, block.page, block
+            position += len(line) + 1
+        offset += len(block.text)
 
 
 # --- table ---------------------------------------------------------------------------------------
@@ -782,6 +846,20 @@ def _kind_or_none(data: bytes, filename: str) -> str | None:
         return None  # the same error is raised again when the chunks are read
 
 
+def _headings_or_markers(blocks: Callable[[], Iterator[TextBlock]], *, markdown: bool) -> Iterator[QAPair]:
+    """Pairs from headings; a file with no heading over text is read for ``Q:``/``A:`` lines instead."""
+    found = False
+    for qa in qa_pairs_from_headings(blocks(), markdown):
+        found = True
+        yield qa
+    if not found:
+        yield from qa_pairs_from_text(blocks())
+
+
+def _kind_of_method(data: bytes, filename: str, used: str) -> str | None:
+    return _kind_or_none(data, filename) if used not in ("naive", "one") else None
+
+
 def chunk_document(
     data: bytes,
     filename: str,
@@ -793,26 +871,32 @@ def chunk_document(
     """Parse and chunk a document with one of RAGFlow's chunk methods.
 
     ``naive`` (text cut at delimiters, merged up to ``chunk_token_num`` tokens), ``one`` (the whole
-    document), ``qa`` (question/answer pairs from spreadsheet rows or ``Q:``/``A:`` text), ``table``
-    (one chunk per spreadsheet or CSV row). Any other parser parses as ``naive`` with a note saying
-    so; ``table`` on a file that is not a table does too. ``parser_config`` keys:
-    ``chunk_token_num`` (default 128), ``delimiter`` (default ``"\\n!?。；！？"``), ``pages``
-    (``[[from, to], ...]`` for PDFs). Nothing is parsed until ``chunks`` is iterated.
+    document), ``qa`` (question/answer pairs from spreadsheet rows, ``Q:``/``A:`` text or
+    headings), ``table`` (one chunk per spreadsheet or CSV row), and the methods of ``methods``
+    (book, laws, manual, paper, presentation, picture, email, tag; resume and knowledge_graph say
+    they need an LLM and chunk as naive; audio needs speech recognition). An unknown parser parses
+    as ``naive`` with a note saying so; ``table`` on a file that is not a table does too.
+    ``parser_config`` keys: ``chunk_token_num`` (default 128), ``delimiter`` (default
+    ``"\\n!?。；！？"``), ``overlapped_percent`` (0-90, default 0), ``pages`` (``[[from, to], ...]``
+    for PDFs). Nothing is parsed until ``chunks`` is iterated.
     """
+    from . import methods
+
     config = dict(parser_config or {})
     requested = (parser_id or "naive").strip()
     notes: list[str] = []
     used = requested.lower()
-    if used not in PARSERS:
+    if used not in PARSERS and used not in methods.METHODS:
         notes.append(f"Parser '{requested}' is not available here; parsed with 'naive'.")
         used = "naive"
     chunk_token_num = _positive_int(config.get("chunk_token_num"), DEFAULT_CHUNK_TOKEN_NUM)
     delimiter = config.get("delimiter")
     if not isinstance(delimiter, str):
         delimiter = DEFAULT_DELIMITER
+    overlap = _overlap_percent(config.get("overlapped_percent"))
     pages = _page_ranges(config.get("pages"))
 
-    kind = _kind_or_none(data, filename) if used in ("qa", "table") else None
+    kind = _kind_of_method(data, filename, used)
     tabular = kind in sniff.SPREADSHEET_KINDS
     if used == "table" and not tabular and kind not in (None, sniff.TEXT):
         notes.append("The 'table' parser reads spreadsheets and CSV files only; parsed with 'naive'.")
@@ -825,19 +909,25 @@ def chunk_document(
         return extract_rows(data, filename, limits=limits)
 
     chunks: Iterator[Chunk]
+    if used in methods.METHODS:
+        source = methods.Source(filename, kind, blocks, rows, chunk_token_num, delimiter, overlap)
+        done = methods.run(used, source)
+        return ChunkingResult(parser_id=done.parser_id, chunks=done.chunks, notes=tuple(notes + done.notes))
     if used == "one":
         chunks = one_chunk(blocks())
     elif used == "table":
         chunks = table_chunks(rows())
     elif used == "qa":
         seen = _Seen()
-        pairs = qa_pairs_from_rows(seen.rows(rows())) if tabular else qa_pairs_from_text(seen.blocks(blocks()))
+        if tabular:
+            pairs = qa_pairs_from_rows(seen.rows(rows()))
+        elif kind in (sniff.MARKDOWN, sniff.DOCX):
+            pairs = _headings_or_markers(lambda: seen.blocks(blocks()), markdown=kind == sniff.MARKDOWN)
+        else:
+            pairs = qa_pairs_from_text(seen.blocks(blocks()))
         chunks = _must_have_pairs(qa_chunks(pairs), seen)
     else:
         chunks = naive_chunks(
-            blocks(),
-            chunk_token_num=chunk_token_num,
-            delimiters=delimiter,
-            overlapped_percent=_overlap_percent(config.get("overlapped_percent")),
+            blocks(), chunk_token_num=chunk_token_num, delimiters=delimiter, overlapped_percent=overlap
         )
     return ChunkingResult(parser_id=used, chunks=chunks, notes=tuple(notes))
