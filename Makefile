@@ -15,11 +15,11 @@ export PYTHONPATH := layers/common:.
 
 .PHONY: serve test lint format typecheck unit e2e bench keys openapi deploy clean
 
-$(INSTALLED): pyproject.toml layers/common/requirements.txt functions/parse_document/requirements.txt requirements-dev.txt
+$(INSTALLED): pyproject.toml layers/common/requirements.txt functions/parse_document/requirements.txt functions/ocr_page/requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (e.g. pyenv install $(PYTHON_VERSION)) or pass PYTHON=/path/to/python$(PYTHON_VERSION)"; exit 1; }
 	rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[parsing,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[parsing,ocr,dev]'
 	touch $(INSTALLED)
 
 serve: $(INSTALLED) ## start the local stack (moto + gateway on 127.0.0.1:9380)

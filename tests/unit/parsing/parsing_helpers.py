@@ -9,7 +9,8 @@ import io
 import zipfile
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "corpus"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+CORPUS = FIXTURES / "corpus"
 
 
 def corpus_bytes(name: str) -> bytes:

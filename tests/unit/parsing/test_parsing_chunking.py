@@ -9,9 +9,9 @@ from parsing_helpers import corpus_bytes, make_pdf, make_xlsx
 
 from kb_ingest.domain.parsing import (
     Chunk,
+    CorruptDocument,
     ParseError,
     TextBlock,
-    UnsupportedFormat,
     chunk_document,
     count_tokens,
     extract,
@@ -293,10 +293,10 @@ def test_one_parser():
 
 def test_chunk_document_is_lazy_and_failures_come_with_the_chunks():
     result = chunk_document(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "scan.png", "naive", {})
-    with pytest.raises(UnsupportedFormat, match="OCR"):
+    with pytest.raises(CorruptDocument, match="image is damaged"):
         list(result.chunks)
     result = chunk_document(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "scan.png", "table", {})
-    with pytest.raises(UnsupportedFormat, match="OCR"):
+    with pytest.raises(CorruptDocument, match="image is damaged"):
         list(result.chunks)
 
 

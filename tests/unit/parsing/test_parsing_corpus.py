@@ -8,9 +8,9 @@ import pytest
 from parsing_helpers import CORPUS, corpus_bytes, extracted_text
 
 from kb_ingest.domain.parsing import (
-    NoTextLayer,
     ParseError,
     PasswordProtected,
+    TextBlock,
     UnsupportedFormat,
     chunk_document,
     extract,
@@ -117,6 +117,8 @@ READABLE: dict[str, tuple[list[str], list[str]]] = {
     "layout-parser-paper-fast.pdf": (["LayoutParser: A Unified Toolkit for Deep", "Allen Institute for AI"], []),
     "multi-column-2p.pdf": (["Dense Passage Retrieval for Open-Domain Question Answering"], []),
     "korean-text-with-tables.pdf": (["적립 제외 대상", "삼성카드 홈페이지", "빅포인트의 유효기간은 5년으로"], []),
+    # A picture of a table saved as PDF: read by OCR.
+    "single_table.pdf": (["Processing", "Chipper", "64,058"], []),
     # Encrypted with an owner password only: readable without asking for one.
     "copy-protected.pdf": (["LayoutParser: A Unified Toolkit", "Allen Institute for AI"], []),
 }
@@ -125,8 +127,6 @@ FAILING: dict[str, tuple[type[ParseError], str]] = {
     "password.pdf": (PasswordProtected, "password-protected"),
     "password_protected.xlsx": (PasswordProtected, "password-protected"),
     "fake.doc": (UnsupportedFormat, "save it as .docx"),
-    # An image of a table saved as PDF: there is no text without OCR.
-    "single_table.pdf": (NoTextLayer, "OCR"),
 }
 
 
@@ -175,11 +175,13 @@ def test_utf16_and_utf32_text_is_the_same_as_the_utf8_original():
     assert extracted_text("fake-text-utf-32.txt").split() == original
 
 
-def test_pdf_blocks_are_pages_in_order():
+def test_pdf_blocks_are_paragraphs_page_by_page_in_order():
+    for name in ("multi-column-2p.pdf", "copy-protected.pdf"):
+        pages = [b.page for b in extract(corpus_bytes(name), name)]
+        assert pages == sorted(pages) and set(pages) == {1, 2}
     blocks = list(extract(corpus_bytes("multi-column-2p.pdf"), "multi-column-2p.pdf"))
-    assert [b.page for b in blocks] == [1, 2]
-    blocks = list(extract(corpus_bytes("copy-protected.pdf"), "copy-protected.pdf"))
-    assert [b.page for b in blocks] == [1, 2]
+    assert blocks[0] == TextBlock("Dense Passage Retrieval for Open-Domain Question Answering\n", 1, "heading", 1)
+    assert {b.kind for b in blocks} >= {"heading", "paragraph"}
 
 
 def test_two_column_pdf_reads_column_by_column():

@@ -6,7 +6,7 @@ import io
 import zipfile
 
 import pytest
-from parsing_helpers import corpus_bytes, docx_paragraphs, make_ole2, make_pdf, make_xlsx
+from parsing_helpers import FIXTURES, corpus_bytes, docx_paragraphs, make_ole2, make_pdf, make_xlsx
 
 from kb_ingest.domain.parsing import (
     CorruptDocument,
@@ -50,11 +50,34 @@ def test_content_wins_over_a_wrong_extension():
 
 @pytest.mark.parametrize(
     ("data", "filename"),
-    [(PNG, "scan.png"), (JPEG, "photo.JPG"), (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "logo.svg"),
-     (b"whatever", "picture.webp"), (b"II*\x00" + b"\x00" * 64, "fax.tiff"), (PNG, "scan.txt"), (JPEG, "noext")],
+    [(PNG, "scan.png"), (JPEG, "photo.JPG"), (b"whatever", "picture.webp"), (b"II*\x00" + b"\x00" * 64, "fax.tiff"),
+     (PNG, "scan.txt"), (JPEG, "noext")],
 )  # fmt: skip
-def test_images_need_ocr(data: bytes, filename: str):
+def test_damaged_images_fail_as_damaged(data: bytes, filename: str):
     error = failure(data, filename)
+    assert isinstance(error, CorruptDocument)
+    assert "image is damaged" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("data", "filename"),
+    [
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "logo.svg"),
+        (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 32, "x.heic"),
+    ],
+)
+def test_image_formats_ocr_cannot_read_say_which_it_can(data: bytes, filename: str):
+    error = failure(data, filename)
+    assert isinstance(error, UnsupportedFormat)
+    assert "OCR reads JPEG, PNG, TIFF" in str(error)
+
+
+def test_images_without_an_ocr_engine_say_ocr_is_missing(monkeypatch: pytest.MonkeyPatch):
+    from kb_ingest.domain.parsing import ocr
+
+    monkeypatch.setattr(ocr, "engine_for", lambda layout_recognize=None: None)
+    png = (FIXTURES / "ocr" / "table-multi-row-column-cells.png").read_bytes()
+    error = failure(png, "scan.png")
     assert isinstance(error, UnsupportedFormat)
     assert str(error) == "Images need OCR, which this deployment does not include."
 
@@ -125,7 +148,7 @@ def test_binary_junk_is_unsupported():
 
 def test_extract_is_lazy_until_iterated():
     blocks = extract(PNG, "scan.png")  # nothing is read yet
-    with pytest.raises(UnsupportedFormat):
+    with pytest.raises(CorruptDocument):
         next(blocks)
 
 
@@ -356,7 +379,7 @@ def test_pdf_pages_ranges_are_honoured():
     assert [b.page for b in extract(data, "p.pdf", pages=[[4, 4], [1, 1], [3, 100]])] == [1, 3, 4]
     assert list(extract(data, "p.pdf", pages=[[7, 9]])) == []
     blocks = list(extract(corpus_bytes("multi-column-2p.pdf"), "x.pdf", pages=[[2, 2]]))
-    assert [b.page for b in blocks] == [2]
+    assert {b.page for b in blocks} == {2}
     assert blocks[0].text.startswith("QA datasets, it also suffers from two weaknesses.")
 
 

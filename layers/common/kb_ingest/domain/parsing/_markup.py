@@ -47,8 +47,12 @@ _XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _SKIP_TAGS = frozenset({
     "head", "script", "style", "noscript", "template", "meta", "link", "base", "title", "svg", "math",
     "canvas", "iframe", "object", "embed", "applet", "audio", "video", "source", "track", "map", "area",
-    "select", "datalist", "option", "input", "button", "dialog",
+    "datalist", "dialog",
 })  # fmt: skip
+# <input> types whose value a user sees on the page (not hidden fields, passwords or checkboxes).
+_VISIBLE_INPUTS = frozenset(
+    {"", "text", "search", "email", "url", "tel", "number", "date", "submit", "button", "reset"}
+)
 _BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dir",
     "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "frameset", "h1", "h2", "h3",
@@ -113,6 +117,18 @@ def _hidden(element: Any) -> bool:
     return bool(style and _HIDDEN_STYLE_RE.search(style))
 
 
+def _shown_value(node: Any, tag: str) -> str:
+    if tag == "img":
+        return " ".join((node.get("alt") or "").split())
+    if tag == "input":
+        if (node.get("type") or "").strip().lower() not in _VISIBLE_INPUTS:
+            return ""
+        return " ".join((node.get("value") or "").split())
+    options = node.findall(".//option")
+    chosen = next((o for o in options if o.get("selected") is not None), options[0] if options else None)
+    return " ".join(chosen.text_content().split()) if chosen is not None else ""
+
+
 def html_to_text(text: str) -> str:
     """The visible text of an HTML document, a line per block element, table cells ``a | b``."""
     import lxml.html
@@ -150,6 +166,15 @@ def html_to_text(text: str) -> str:
             continue
         if tag in _BLOCK_TAGS or tag == "br":
             out.newline()
+        if tag in ("img", "input", "select"):
+            # What the page shows for them: a picture's alternative text, a field's value, the
+            # chosen option of a list (the first one when none is marked selected).
+            shown = _shown_value(node, tag)
+            if shown:
+                out.text(f" {shown} ")
+            if node.tail:
+                out.text(node.tail)
+            continue
         if tag == "pre":
             out.preformatted(node.text_content())
             if node.tail:
@@ -356,46 +381,92 @@ def _part_text(part: Any) -> str:
     return clean_text(str(content), mojibake=True)
 
 
-def extract_eml(data: bytes) -> Iterator[TextBlock]:
+MAX_ATTACHMENT_DEPTH = 3  # a mail attached to a mail attached to a mail ... is read this deep
+
+
+def _mail_bytes(data: bytes) -> bytes:
+    """MIME bytes: a mail saved as UTF-16 or UTF-32 text (some Windows tools do) is re-encoded."""
+    head = data[:4]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) > 64 and data[:64].count(b"\x00") > 16):
+        for encoding in ("utf-32", "utf-16") if head in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff") else ("utf-16",):
+            try:
+                return data.decode(encoding).encode("utf-8")
+            except UnicodeError:
+                continue
+        if data[1:2] == b"\x00":
+            return data.decode("utf-16-le", errors="replace").encode("utf-8")
+        return data.decode("utf-16-be", errors="replace").encode("utf-8")
+    return data
+
+
+def extract_eml(data: bytes, limits: ExtractLimits | None = None, depth: int = 0) -> Iterator[TextBlock]:
+    """Headers (a ``metadata`` block), the body, then each attachment parsed as its own type.
+
+    As RAGFlow's email method does, an attachment's text joins the mail's: its blocks carry the
+    attachment's name in ``source``. One that cannot be read is named with the reason instead.
+    """
     import email
     from email import policy
 
     try:
-        message = email.message_from_bytes(data, policy=policy.default)
+        message = email.message_from_bytes(_mail_bytes(data), policy=policy.default)
     except Exception as exc:  # the parser is lenient; this is a truly broken file
         raise CorruptDocument(damaged_message("This e-mail")) from exc
 
-    lines: list[str] = []
+    headers: list[str] = []
     for name in ("Subject", "From", "To", "Cc", "Date"):
         try:
             value = message.get(name)
         except Exception:
             value = None
         if value:
-            lines.append(f"{name}: {' '.join(str(value).split())}")
+            headers.append(f"{name}: {' '.join(str(value).split())}")
+    if headers:
+        yield TextBlock("\n".join(headers) + "\n", kind="metadata")
 
     try:
         body = message.get_body(preferencelist=("plain", "html"))
-    except Exception:  # a malformed MIME tree: headers and attachment names are still worth having
+    except Exception:  # a malformed MIME tree: headers and attachments are still worth having
         body = None
     if body is not None:
         text = _part_text(body)
         if body.get_content_subtype() == "html":
             text = html_to_text(text)
-        text = text.strip("\n")
+        text = "\n".join(line.rstrip() for line in text.strip("\n").split("\n"))
         if text.strip():
-            lines.append("")
-            lines.extend(line.rstrip() for line in text.split("\n"))
+            yield TextBlock(("\n" if headers else "") + text + "\n")
 
-    attachments: list[str] = []
     for part in message.walk():
         if part.is_multipart() or part is body:
             continue
         filename = part.get_filename()
-        if filename or part.get_content_disposition() == "attachment":
-            attachments.append(f"Attachment: {filename or f'(unnamed {part.get_content_type()})'}")
-    if attachments:
-        lines.append("")
-        lines.extend(attachments)
-    if any(line.strip() for line in lines):
-        yield from lines_to_blocks(iter(lines))
+        if not (filename or part.get_content_disposition() == "attachment"):
+            continue
+        name = filename or f"(unnamed {part.get_content_type()})"
+        yield from _attachment_blocks(part, name, limits, depth)
+
+
+def _attachment_blocks(part: Any, name: str, limits: ExtractLimits | None, depth: int) -> Iterator[TextBlock]:
+    from .errors import ParseError
+    from .extract import extract
+
+    title = TextBlock(f"\nAttachment: {name}\n", kind="metadata", source=name)
+    payload = part.get_payload(decode=True)
+    if part.get_content_type() == "message/rfc822" and not payload:
+        inner = part.get_payload()
+        payload = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+    if depth >= MAX_ATTACHMENT_DEPTH or not payload:
+        yield title
+        return
+    try:
+        if part.get_content_type() == "message/rfc822" or name.lower().endswith(".eml"):
+            blocks = list(extract_eml(payload, limits, depth + 1))
+        else:
+            blocks = list(extract(payload, name if "." in name else name + ".txt", limits=limits))
+    except ParseError as exc:
+        yield TextBlock(f"\nAttachment: {name} (not read: {exc})\n", kind="metadata", source=name)
+        return
+    yield title
+    for block in blocks:
+        text = block.text if block.text.endswith("\n") else block.text + "\n"
+        yield TextBlock(text, block.page, block.kind, block.level, block.table, name)

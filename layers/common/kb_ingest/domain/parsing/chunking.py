@@ -23,6 +23,7 @@ from . import sniff, token_sums
 from .errors import ParseError
 from .extract import extract, extract_rows
 from .model import ExtractLimits, SheetRow, TextBlock
+from .ocr import layout_note
 from .tokens import MAX_PIECE_CHARS, _counter, count_tokens, split_by_tokens
 
 DEFAULT_CHUNK_TOKEN_NUM = 128
@@ -895,6 +896,9 @@ def chunk_document(
         delimiter = DEFAULT_DELIMITER
     overlap = _overlap_percent(config.get("overlapped_percent"))
     pages = _page_ranges(config.get("pages"))
+    layout_recognize = config.get("layout_recognize")
+    if note := layout_note(layout_recognize):
+        notes.append(note)
 
     kind = _kind_of_method(data, filename, used)
     tabular = kind in sniff.SPREADSHEET_KINDS
@@ -903,7 +907,7 @@ def chunk_document(
         used = "naive"
 
     def blocks() -> Iterator[TextBlock]:
-        return extract(data, filename, pages=pages, limits=limits)
+        return extract(data, filename, pages=pages, limits=limits, layout_recognize=layout_recognize)
 
     def rows() -> Iterator[SheetRow]:
         return extract_rows(data, filename, limits=limits)

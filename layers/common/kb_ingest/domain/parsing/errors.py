@@ -53,6 +53,10 @@ class ResourceLimitExceeded(ParseError):
 
 # Messages used in more than one place.
 OCR_NOT_INCLUDED = "Images need OCR, which this deployment does not include."
+IMAGE_NOT_READ = (
+    "This image format cannot be read here; OCR reads JPEG, PNG, TIFF, BMP, WebP and GIF images: "
+    "save it as one of those and upload it again."
+)
 VIDEO_NOT_SUPPORTED = "Video files need OCR and speech recognition, which this deployment does not include."
 SPEECH_NOT_INCLUDED = "Audio files need speech recognition, which this deployment does not include."
 LEGACY_DOC = "Legacy Word .doc files are not supported; save it as .docx."

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 from . import sniff
 from ._text import clean_text, iter_decode
@@ -39,6 +40,7 @@ def extract(
     *,
     pages: list[list[int]] | None = None,
     limits: ExtractLimits | None = None,
+    layout_recognize: Any = None,
 ) -> Iterator[TextBlock]:
     """The text of a document, block by block (see ``TextBlock`` for what the blocks mean).
 
@@ -46,7 +48,9 @@ def extract(
     packages, OLE2 containers, images, audio, archives) and otherwise by its extension
     (case-insensitive); a file of unknown type that reads as text is text. ``pages`` are
     ``[from, to]`` ranges, 1-based and inclusive, of the PDF pages to read (default all).
-    An empty file yields nothing.
+    An empty file yields nothing. ``layout_recognize`` is ``parser_config.layout_recognize``:
+    scanned PDF pages are read by OCR unless it says ``"Plain Text"`` (see ``ocr``); image files
+    are always read by OCR, as RAGFlow's picture method does.
     """
     limits = limits or ExtractLimits()
     _check_size(data, limits)
@@ -54,7 +58,7 @@ def extract(
     if not data:
         return
     deadline = Deadline(limits.timeout_seconds)
-    for block in _blocks(data, kind, pages, limits, deadline):
+    for block in _blocks(data, kind, pages, limits, deadline, layout_recognize):
         deadline.check()
         text = clean_text(block.text)
         if text.strip():
@@ -62,15 +66,26 @@ def extract(
 
 
 def _blocks(
-    data: bytes, kind: str, pages: list[list[int]] | None, limits: ExtractLimits, deadline: Deadline
+    data: bytes,
+    kind: str,
+    pages: list[list[int]] | None,
+    limits: ExtractLimits,
+    deadline: Deadline,
+    layout_recognize: Any = None,
 ) -> Iterator[TextBlock]:
+    from . import ocr
+
     if kind in (sniff.TEXT, sniff.MARKDOWN):
         # Markdown is readable as it is: headings, code blocks and tables stay as written.
         return (TextBlock(text) for text in iter_decode(data))
     if kind == sniff.PDF:
         from ._pdf import extract_pdf
 
-        return extract_pdf(data, pages, limits, deadline)
+        return extract_pdf(data, pages, limits, deadline, lambda: ocr.engine_for(layout_recognize))
+    if kind == sniff.IMAGE:
+        from ._images import extract_image
+
+        return extract_image(data, limits, deadline, ocr.engine_for)
     if kind == sniff.DOCX:
         from ._office import extract_docx
 
@@ -94,7 +109,7 @@ def _blocks(
     if kind == sniff.YAML:
         return _markup.extract_yaml(data, limits)
     if kind == sniff.EML:
-        return _markup.extract_eml(data)
+        return _markup.extract_eml(data, limits)
     raise AssertionError(f"no extractor for {kind!r}")  # pragma: no cover
 
 

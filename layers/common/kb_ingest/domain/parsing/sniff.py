@@ -11,9 +11,9 @@ import io
 import zipfile
 
 from .errors import (
+    IMAGE_NOT_READ,
     LEGACY_DOC,
     LEGACY_PPT,
-    OCR_NOT_INCLUDED,
     SPEECH_NOT_INCLUDED,
     VIDEO_NOT_SUPPORTED,
     CorruptDocument,
@@ -39,6 +39,7 @@ DOCX = "docx"
 PPTX = "pptx"
 PDF = "pdf"
 EML = "eml"
+IMAGE = "image"  # read by OCR
 
 SPREADSHEET_KINDS = frozenset({CSV, TSV, XLSX, XLS})
 
@@ -72,6 +73,8 @@ EXTENSION_KINDS.update(
     }
 )  # fmt: skip
 
+# Images that OCR reads (what Pillow decodes); the other image types are refused.
+OCR_IMAGE_EXTENSIONS = frozenset(["jpg", "jpeg", "jpe", "jfif", "png", "gif", "tif", "tiff", "bmp", "dib", "webp"])
 IMAGE_EXTENSIONS = frozenset(
     [
         "jpg",
@@ -207,14 +210,16 @@ def detect_format(data: bytes, filename: str) -> str:
     promises a format its content does not have).
     """
     ext = extension(filename)
+    magic = sniff_magic(data)
+    if ext in OCR_IMAGE_EXTENSIONS and magic in ("image", None) and data:
+        return IMAGE  # Pillow decides; a file that is no image fails as damaged
     if ext in IMAGE_EXTENSIONS:
-        raise UnsupportedFormat(OCR_NOT_INCLUDED)
+        raise UnsupportedFormat(IMAGE_NOT_READ)
     if ext in VIDEO_EXTENSIONS:
         raise UnsupportedFormat(VIDEO_NOT_SUPPORTED)
     if ext in AUDIO_EXTENSIONS:
         raise UnsupportedFormat(SPEECH_NOT_INCLUDED)
 
-    magic = sniff_magic(data)
     if magic == "pdf":
         return PDF
     if magic == "zip":
@@ -222,7 +227,7 @@ def detect_format(data: bytes, filename: str) -> str:
     if magic == "ole2":
         return _ole2_kind(data, ext)
     if magic == "image":
-        raise UnsupportedFormat(OCR_NOT_INCLUDED)
+        return IMAGE if _readable_image(data) else _refuse_image()
     if magic == "audio":
         raise UnsupportedFormat(SPEECH_NOT_INCLUDED)
     if magic == "video":
@@ -267,6 +272,15 @@ def detect_format(data: bytes, filename: str) -> str:
     if data.lstrip()[:5].lower() == b"<?xml":
         return XML
     return TEXT
+
+
+def _readable_image(data: bytes) -> bool:
+    head = data[:16]
+    return not head.startswith(b"8BPS") and head[4:8] != b"ftyp"  # Photoshop, HEIC and AVIF: no OCR here
+
+
+def _refuse_image() -> str:
+    raise UnsupportedFormat(IMAGE_NOT_READ)
 
 
 def _zip_kind(data: bytes, ext: str) -> str:
