@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from ..chunking import naive_chunks
+from collections.abc import Iterator
+
+from ..chunking import Chunk, naive_chunks
+from ..errors import UnsupportedFormat
 from . import Chunked, Source
+
+
+def failing(message: str) -> Iterator[Chunk]:
+    """Chunks that fail with ``message`` when read (a failure comes with the chunks, as parsing does)."""
+    raise UnsupportedFormat(message)
+    yield  # pragma: no cover - makes this a generator
 
 
 def naive(source: Source, note: str | None = None, *, parser_id: str = "naive") -> Chunked:

@@ -5,14 +5,13 @@ files fail with that reason; a file with text chunked with this method is chunke
 from __future__ import annotations
 
 from .. import sniff
-from ..errors import UnsupportedFormat
 from . import Chunked, Source
-from ._common import naive
+from ._common import failing, naive
 
 NO_SPEECH = "The 'audio' method transcribes recordings with a speech-to-text model, which is not available here."
 
 
 def chunk(source: Source) -> Chunked:
     if sniff.extension(source.filename) in sniff.AUDIO_EXTENSIONS:
-        raise UnsupportedFormat(NO_SPEECH)
+        return Chunked(failing(NO_SPEECH), "audio")
     return naive(source, "The 'audio' method reads recordings; this file has text, so it was parsed with 'naive'.")

@@ -16,7 +16,7 @@ from ..chunking import Chunk
 from ..errors import UnsupportedFormat
 from ..tokens import count_tokens
 from . import Chunked, Source
-from ._common import naive
+from ._common import failing, naive
 
 NO_VISION = (
     "The 'picture' method adds a vision model's description of a picture whose text is short (32 "
@@ -29,15 +29,10 @@ NO_TEXT = (
 NO_VIDEO = "Videos are described by a vision model in RAGFlow's 'picture' method; none is available here."
 
 
-def _fail(message: str) -> Iterator[Chunk]:
-    raise UnsupportedFormat(message)
-    yield  # pragma: no cover - makes this a generator, so the failure comes with the chunks
-
-
 def chunk(source: Source) -> Chunked:
     ext = sniff.extension(source.filename)
     if ext in sniff.VIDEO_EXTENSIONS:
-        return Chunked(_fail(NO_VIDEO), "picture")
+        return Chunked(failing(NO_VIDEO), "picture")
     if ext not in sniff.IMAGE_EXTENSIONS and source.kind != "image":
         return naive(source, "The 'picture' method reads image files; this is not one, so it was parsed with 'naive'.")
 
