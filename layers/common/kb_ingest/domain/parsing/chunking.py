@@ -16,7 +16,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, islice
 from typing import Any
 
 from . import sniff, token_sums
@@ -33,6 +33,8 @@ PARSERS = ("naive", "one", "qa", "table")
 # Text after the last delimiter of a block waits for the next block (a sentence that crosses a
 # page break stays one piece) up to this many characters.
 _MAX_CARRY = 32 * 1024
+# Pieces handed to the merger at a time.
+_BATCH = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,7 @@ def _stripped_count(text: str, tokens: int, lead: bool, trail: bool, count: Call
 # Window counts remembered per chunker: strings this short, this many of them.
 _WINDOW_CACHE_CHARS = 16
 _WINDOW_CACHE_SIZE = 1 << 16
+_SUFFIX = 12
 
 # How far back from a guessed cut ``_split_long`` looks for a cut where counts add up.
 _CUT_SEARCH = 256
@@ -272,6 +275,7 @@ class _Merger:
         self.gap = ""  # whitespace between the last chunk given out and the pieces held
         self.previous: Chunk | None = None
         self._windows: dict[str, int] = {}
+        self._tails: dict[str, tuple[int, int]] = {}  # piece ending -> (cut from the end, delta)
 
     @property
     def count(self) -> Callable[[str], int]:
@@ -330,10 +334,11 @@ class _Merger:
             joined = "".join(texts[:used]) if used > 1 else texts[0]
             stripped = joined.strip()
             if not stripped:
-                self.gap += joined
+                if self.overlap:
+                    self.gap += joined
                 return used
             lead = len(joined) - len(joined.lstrip()) if joined[0].isspace() else 0
-            trail = joined[lead + len(stripped) :]
+            trail = joined[lead + len(stripped) :] if self.overlap else ""
             page = (
                 pages[0]
                 if not texts[0].isspace()
@@ -343,8 +348,11 @@ class _Merger:
             if tokens is None:
                 tokens = _stripped_count(joined, counts[0], True, True, self.window_count)
             if tokens <= self.limit:
-                self._emit(stripped, tokens, page, start + lead, self.gap + joined[:lead])
-                self.gap = trail
+                if self.overlap:
+                    self._emit(stripped, tokens, page, start + lead, self.gap + joined[:lead])
+                    self.gap = trail
+                else:
+                    self.ready.append(Chunk(stripped, tokens, page, start + lead))
                 return used
             if used == 1:  # stripping changed the tokenization: cut the stripped text
                 self.gap += joined[:lead]
@@ -401,14 +409,33 @@ class _Merger:
             total += count(tail + head) - count(tail) - count(head)
             left = qb
         piece = texts[last]
-        hi = len(piece.rstrip()) if piece[-1].isspace() else len(piece)
-        if hi < len(piece):
-            q = token_sums.last_stable_before(piece, hi, left)
-            if q is None:
+        if piece[-1].isspace():
+            delta = self._trail_delta(piece, left)
+            if delta is None:
                 return self.count(stripped)
-            window = piece[q:]
-            total -= count(window) - count(window[: hi - q])
+            total -= delta
         return total
+
+    def _trail_delta(self, piece: str, floor: int) -> int | None:
+        """How many tokens stripping ``piece``'s trailing whitespace takes off its count.
+
+        Pieces end alike (``".\n\n"``, ``"word\n"``): the answer depends only on the characters
+        from the nearest cut where counts add up, so it is remembered by the piece's last
+        characters when that cut lies within them.
+        """
+        suffix = piece[-_SUFFIX:]
+        known = self._tails.get(suffix)
+        if known is not None and len(piece) - known[0] >= max(floor, 1):
+            return known[1]
+        hi = len(piece.rstrip())
+        q = token_sums.last_stable_before(piece, hi, floor)
+        if q is None:
+            return None
+        window = piece[q:]
+        delta = self.window_count(window) - self.window_count(window[: hi - q])
+        if q - 1 >= len(piece) - _SUFFIX and len(self._tails) < _WINDOW_CACHE_SIZE:
+            self._tails[suffix] = (len(piece) - q, delta)
+        return delta
 
     def _emit(self, text: str, tokens: int, page: int | None, offset: int, gap: str) -> None:
         previous = self.previous
@@ -505,14 +532,19 @@ def naive_chunks(
         offset += len(text)
         position = 0
         if pattern is not None:
-            ends = [match.end() for match in pattern.finditer(combined)]
-            if ends:
-                starts = [0, *ends[:-1]]
+            # Pieces go to the merger a batch at a time, so memory stays that of a batch, not a block.
+            matches = pattern.finditer(combined)
+            while ends := [match.end() for match in islice(matches, _BATCH)]:
+                starts = [position, *ends[:-1]]
                 pieces = [combined[a:b] for a, b in zip(starts, ends, strict=True)]
                 pages = [block.page] * len(pieces)
-                pages[0] = first_page
+                if position == 0:
+                    pages[0] = first_page
                 merger.add(pieces, [base + a for a in starts], pages)
                 position = ends[-1]
+                if merger.ready:
+                    yield from merger.ready
+                    merger.ready.clear()
         tail = combined[position:]
         tail_page = first_page if position == 0 else block.page
         if pattern is None or len(tail) > _MAX_CARRY:
