@@ -276,6 +276,7 @@ class _Merger:
         self.previous: Chunk | None = None
         self._windows: dict[str, int] = {}
         self._tails: dict[str, tuple[int, int]] = {}  # piece ending -> (cut from the end, delta)
+        self._junctions: dict[tuple[str, str], int] = {}  # the two sides of a cut -> what joining adds
 
     @property
     def count(self) -> Callable[[str], int]:
@@ -398,15 +399,28 @@ class _Merger:
             a, b = texts[i], texts[i + 1]
             # The two commonest cuts inline: a line break before a word, a word before a space.
             end, start = a[-1], b[0]
-            if (end == "\n" and not start.isspace()) or (start == " " and not end.isspace()) or between(a, b):
+            if (end == "\n" and not start.isspace()) or (start == " " and not end.isspace()):
                 left = 0
                 continue
-            qa = token_sums.last_stable_before(a, len(a) - 1, left) if len(a) > 1 else None
+            if start.isalpha() and len(a) > 1 and a[-2].isalnum() and not (end.isalnum() or end.isspace()):
+                # The commonest cut that does not add up: a word's punctuation glued to the next
+                # word ("。他", "?Then"); the cut before that punctuation does.
+                qa = len(a) - 1 if len(a) - 1 >= max(left, 1) else None
+            elif between(a, b):
+                left = 0
+                continue
+            else:
+                qa = token_sums.last_stable_before(a, len(a) - 1, left) if len(a) > 1 else None
             qb = token_sums.first_stable_after(b, 0)
             if qa is None or qb is None:
                 return self.count(stripped)
             tail, head = a[qa:], b[:qb]
-            total += count(tail + head) - count(tail) - count(head)
+            delta = self._junctions.get((tail, head))
+            if delta is None:
+                delta = count(tail + head) - count(tail) - count(head)
+                if len(tail) + len(head) <= _WINDOW_CACHE_CHARS * 2 and len(self._junctions) < _WINDOW_CACHE_SIZE:
+                    self._junctions[tail, head] = delta
+            total += delta
             left = qb
         piece = texts[last]
         if piece[-1].isspace():
