@@ -166,7 +166,7 @@ def _stripped_count(text: str, tokens: int, lead: bool, trail: bool, count: Call
 
 # Window counts remembered per chunker: strings this short, this many of them.
 _WINDOW_CACHE_CHARS = 16
-_WINDOW_CACHE_SIZE = 1 << 16
+_WINDOW_CACHE_SIZE = 4096  # a few hundred KiB at most, whatever the document
 _SUFFIX = 12
 
 # How far back from a guessed cut ``_split_long`` looks for a cut where counts add up.
