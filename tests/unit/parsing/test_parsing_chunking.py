@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from parsing_helpers import corpus_bytes, make_pdf, make_xlsx
 
@@ -77,7 +79,9 @@ def test_custom_delimiters_escapes_and_backticks():
     assert parse_delimiters("`##`\\t") == ["##", "\t"]
     # "\\n" typed as two characters is the newline, not a backslash and the letter n.
     assert texts(chunks_of("banana\napple\n", 2, delimiters="\\n")) == ["banana", "apple"]
-    assert texts(chunks_of("alpha##beta##gamma", 3, delimiters="`##`")) == ["alpha##", "beta##gamma"]
+    # A backtick-quoted delimiter is RAGFlow's custom mode: every segment between two delimiters is
+    # a chunk of its own whatever chunk_token_num says, and the delimiters are left out.
+    assert texts(chunks_of("alpha##beta##gamma", 3, delimiters="`##`")) == ["alpha", "beta", "gamma"]
     # With only ";" as delimiter, newlines and "!" do not cut.
     assert texts(chunks_of("a b!\nc d; e f!\ng h;", 6, delimiters=";")) == ["a b!\nc d;", "e f!\ng h;"]
 
@@ -256,9 +260,9 @@ def test_table_parser_on_a_document_that_is_not_a_table_parses_naive_with_a_note
 
 def test_unknown_parser_falls_back_to_naive_with_a_note():
     data = corpus_bytes("fake-text.txt")
-    result = chunk_document(data, "fake-text.txt", "laws", {"chunk_token_num": 16})
+    result = chunk_document(data, "fake-text.txt", "lawz", {"chunk_token_num": 16})
     assert result.parser_id == "naive"
-    assert result.notes == ("Parser 'laws' is not available here; parsed with 'naive'.",)
+    assert result.notes == ("Parser 'lawz' is not available here; parsed with 'naive'.",)
     assert list(result.chunks) == list(chunk_document(data, "fake-text.txt", "naive", {"chunk_token_num": 16}).chunks)
 
 
@@ -294,3 +298,72 @@ def test_chunk_document_is_lazy_and_failures_come_with_the_chunks():
     result = chunk_document(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "scan.png", "table", {})
     with pytest.raises(CorruptDocument, match="image is damaged"):
         list(result.chunks)
+
+
+# --- naive: overlapped_percent, custom delimiters, tables ------------------------------------
+
+
+def test_overlapped_percent_starts_each_chunk_with_the_end_of_the_one_before():
+    name = "norwich-city.txt"
+    blocks = list(extract(corpus_bytes(name), name))
+    full = "".join(b.text for b in blocks)
+    plain = list(naive_chunks(blocks, chunk_token_num=64))
+    overlapped = list(naive_chunks(blocks, chunk_token_num=64, overlapped_percent=25))
+    assert len(overlapped) > len(plain)  # the text after each prefix is held to 75% of the limit
+    shares = []
+    for before, chunk in itertools.pairwise(overlapped):
+        assert full[chunk.offset : chunk.offset + len(chunk.text)] == chunk.text
+        assert chunk.token_count == count_tokens(chunk.text)
+        # The chunk starts inside the one before, at a word, and repeats its last quarter or so.
+        assert before.offset < chunk.offset < before.offset + len(before.text)
+        shared = before.offset + len(before.text) - chunk.offset
+        assert 0 < shared < len(before.text)
+        shares.append(shared / len(before.text))
+        # At a word start, unless the end of the chunk before has no space to start at (a URL).
+        assert full[chunk.offset - 1].isspace() or not any(ch.isspace() for ch in chunk.text[:shared])
+        assert chunk.token_count <= 64 * 1.5
+    assert 0.2 < sum(shares) / len(shares) < 0.3
+    # Nothing but whitespace falls between two chunks.
+    covered = sorted((c.offset, c.offset + len(c.text)) for c in overlapped)
+    assert all(a[1] >= b[0] or not full[a[1] : b[0]].strip() for a, b in itertools.pairwise(covered))
+
+
+def test_overlapped_percent_through_parser_config():
+    data = corpus_bytes("fake-text.txt")
+    config = {"chunk_token_num": 16, "overlapped_percent": 30}
+    chunks = list(chunk_document(data, "fake-text.txt", "naive", config).chunks)
+    plain = list(chunk_document(data, "fake-text.txt", "naive", {"chunk_token_num": 16}).chunks)
+    assert chunks != plain and len(chunks) >= len(plain)
+    assert list(chunk_document(data, "fake-text.txt", "naive", {"overlapped_percent": "x"}).chunks)
+
+
+def test_backtick_delimiter_cuts_a_real_markdown_file_at_every_heading():
+    name = "codeblock.md"
+    data = corpus_bytes(name)
+    blocks = list(extract(data, name))
+    full = "".join(b.text for b in blocks)
+    chunks = list(naive_chunks(blocks, chunk_token_num=2, delimiters="`##`"))
+    # One chunk per "##" section, however long (chunk_token_num is ignored in this mode) ...
+    assert len(chunks) == full.count("##") + (0 if full.lstrip().startswith("##") else 1)
+    assert max(c.token_count for c in chunks) > 2
+    for chunk in chunks:
+        assert "##" not in chunk.text  # ... and the delimiter itself is left out
+        assert full[chunk.offset : chunk.offset + len(chunk.text)] == chunk.text
+        assert chunk.token_count == count_tokens(chunk.text)
+
+
+def test_table_blocks_are_chunks_of_their_own():
+    from kb_ingest.domain.parsing.model import Table
+
+    table = Table.from_rows([["Team", "City"], ["Blues", "St. Louis"]], header_rows=1)
+    blocks = [
+        TextBlock("Before the table, one line.\n"),
+        TextBlock(table.html() + "\n", kind="table", table=table),
+        TextBlock("After the table, another line.\n"),
+    ]
+    chunks = list(naive_chunks(blocks, chunk_token_num=512))
+    assert [c.kind for c in chunks] == ["text", "table", "text"]
+    assert chunks[1].text.startswith("<table>") and "<th>Team</th>" in chunks[1].text
+    assert chunks[1].offset == len(blocks[0].text)
+    # Custom-delimiter mode keeps them apart too.
+    assert [c.kind for c in naive_chunks(blocks, delimiters="`,`")] == ["text", "text", "table", "text", "text"]

@@ -13,11 +13,13 @@ starts in the extracted text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate, islice
 from typing import Any
 
-from . import sniff
+from . import sniff, token_sums
 from .errors import ParseError
 from .extract import extract, extract_rows
 from .model import ExtractLimits, SheetRow, TextBlock
@@ -31,14 +33,32 @@ PARSERS = ("naive", "one", "qa", "table")
 # Text after the last delimiter of a block waits for the next block (a sentence that crosses a
 # page break stays one piece) up to this many characters.
 _MAX_CARRY = 32 * 1024
+# Pieces handed to the merger at a time.
+_BATCH = 512
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
+    """One chunk. ``text``, ``token_count``, ``page`` and ``offset`` are always set.
+
+    The optional fields carry what RAGFlow stores beside a chunk's content where a method yields
+    it: ``kind`` is ``"text"``, ``"table"`` (``text`` is the table's HTML), ``"qa"`` (a question
+    and its answer) or ``"image"`` (text read from a picture), RAGFlow's ``doc_type_kwd``;
+    ``question`` is a qa chunk's question alone; ``important_keywords`` RAGFlow's
+    ``important_kwd`` (the paper method marks the abstract with them); ``titles`` the headings
+    the chunk sits under, outermost first, where a method cut the document by its headings;
+    ``tags`` a tag-set entry's tags (RAGFlow's ``tag_kwd``, the tag method).
+    """
+
     text: str
     token_count: int
     page: int | None
     offset: int
+    kind: str = "text"
+    question: str | None = None
+    important_keywords: tuple[str, ...] = ()
+    titles: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,77 +121,376 @@ def delimiter_pattern(delimiters: Iterable[str]) -> re.Pattern[str] | None:
 # --- naive ---------------------------------------------------------------------------------------
 
 
+def has_wrapped_delimiter(spec: str) -> bool:
+    """Whether the ``delimiter`` setting holds a backtick-quoted delimiter (RAGFlow's custom mode)."""
+    return bool(spec) and re.search(r"`[^`]+`", spec) is not None
+
+
+def _safe_counter() -> Callable[[str], int]:
+    fast = _counter()
+
+    def count(text: str) -> int:
+        return fast(text) if len(text) <= MAX_PIECE_CHARS else count_tokens(text)
+
+    return count
+
+
+def _stripped_count(text: str, tokens: int, lead: bool, trail: bool, count: Callable[[str], int]) -> int:
+    """The exact count of ``text`` with its leading and/or trailing whitespace removed.
+
+    ``tokens`` is the count of ``text`` itself. Only a short window at each stripped edge is
+    counted again (from the edge to the nearest cut where counts add up, see ``token_sums``);
+    where no such cut is near, the stripped text is counted as a whole.
+    """
+    lo = len(text) - len(text.lstrip()) if lead and text[0].isspace() else 0
+    hi = len(text.rstrip()) if trail and text[-1].isspace() else len(text)
+    if lo == 0 and hi == len(text):
+        return tokens
+    total = tokens
+    q1 = 0
+    if lo:
+        found = token_sums.first_stable_after(text, lo)
+        if found is None or found > hi:
+            return count(text[lo:hi])
+        window = text[:found]
+        total -= count(window) - count(window[lo:])
+        q1 = found
+    if hi < len(text):
+        found = token_sums.last_stable_before(text, hi, q1)
+        if found is None:
+            return count(text[lo:hi])
+        window = text[found:]
+        total -= count(window) - count(window[: hi - found])
+    return total
+
+
+# Window counts remembered per chunker: strings this short, this many of them.
+_WINDOW_CACHE_CHARS = 16
+_WINDOW_CACHE_SIZE = 4096  # a few hundred KiB at most, whatever the document
+_SUFFIX = 12
+
+# How far back from a guessed cut ``_split_long`` looks for a cut where counts add up.
+_CUT_SEARCH = 256
+
+
+def _split_long(text: str, tokens: int, limit: int, count: Callable[[str], int]) -> list[tuple[str, int]]:
+    """``text`` (``tokens`` long, over ``limit``) cut into counted pieces of at most ``limit`` tokens.
+
+    Cuts fall where counts add up (before a space, after a letter before punctuation, ...: see
+    ``token_sums``), so words stay whole and the pieces' counts sum to ``tokens``: each cut is
+    guessed from the characters per token of what is left, moved back to such a place, and the
+    piece before it counted once (again from a little further back if it came out too long).
+    Text with no such place near the guess is cut by tokens (``split_by_tokens``).
+    """
+    out: list[tuple[str, int]] = []
+    start, left, n = 0, tokens, len(text)
+    stable = token_sums.stable_at
+    while left > limit:
+        guess = start + max(1, (n - start) * limit // left)
+        cut = -1
+        floor = max(start, guess - _CUT_SEARCH)
+        for q in range(min(guess, n - 1), floor, -1):
+            if stable(text, q):
+                cut = q
+                break
+        while cut > start:
+            piece_tokens = count(text[start:cut])
+            if piece_tokens <= limit:
+                break
+            # Too long: guess again, shorter in proportion, and look back from there.
+            guess = start + max(1, (cut - start) * limit // piece_tokens)
+            floor = max(start, guess - _CUT_SEARCH)
+            cut = next((q for q in range(guess, floor, -1) if stable(text, q)), -1)
+        if cut <= start:
+            out.extend((sub, count(sub)) for sub in split_by_tokens(text[start:], limit))
+            return out
+        out.append((text[start:cut], piece_tokens))
+        left -= piece_tokens
+        start = cut
+    out.append((text[start:], left))
+    return out
+
+
+def _cut_long_pieces(
+    texts: list[str],
+    offsets: list[int],
+    pages: list[int | None],
+    counts: list[int],
+    limit: int,
+    count: Callable[[str], int],
+) -> tuple[list[str], list[int], list[int | None], list[int]]:
+    """The same pieces with each one over ``limit`` cut into counted pieces that fit."""
+    long_ones = [k for k, tokens in enumerate(counts) if tokens > limit]
+    out_texts: list[str] = []
+    out_offsets: list[int] = []
+    out_pages: list[int | None] = []
+    out_counts: list[int] = []
+    done = 0
+    for k in long_ones:
+        out_texts += texts[done:k]
+        out_offsets += offsets[done:k]
+        out_pages += pages[done:k]
+        out_counts += counts[done:k]
+        offset = offsets[k]
+        for sub, sub_tokens in _split_long(texts[k], counts[k], limit, count):
+            out_texts.append(sub)
+            out_offsets.append(offset)
+            out_pages.append(pages[k])
+            out_counts.append(sub_tokens)
+            offset += len(sub)
+        done = k + 1
+    out_texts += texts[done:]
+    out_offsets += offsets[done:]
+    out_pages += pages[done:]
+    out_counts += counts[done:]
+    return out_texts, out_offsets, out_pages, out_counts
+
+
 class _Merger:
     """Greedy merging of counted pieces into chunks of at most ``limit`` tokens.
 
-    Each piece is counted once; the running sum decides where a chunk ends; the finished chunk is
-    counted once more, exactly. Token counts are not additive (BPE can merge across a boundary),
-    so if the finished chunk counts more than the limit its last pieces move to the next chunk.
+    Each piece is counted once, and the running sum decides where a chunk ends. A finished chunk's
+    exact count is derived from its pieces' counts where the cuts between them are cuts at which
+    counts add up (``token_sums``), with a few characters at its stripped ends counted again;
+    otherwise it is counted as a whole. Token counts are not additive in general (BPE can merge
+    across a cut), so if a finished chunk counts more than the limit its last pieces move to the
+    next chunk.
+
+    ``overlap`` (RAGFlow's ``overlapped_percent``): each chunk after the first starts with the last
+    ``overlap`` percent of the previous chunk's characters (from a word start where there is one),
+    and the text merged after that prefix is held to ``(100 - overlap)`` percent of the limit, so
+    a chunk with its prefix is about ``limit`` tokens (it may exceed it by the prefix's share).
     """
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.pieces: list[tuple[str, int | None, int]] = []  # (text, page, tokens)
-        self.start = 0
-        self.tokens = 0
+    def __init__(self, limit: int, overlap: int = 0) -> None:
+        self.limit = limit if not overlap else max(1, limit * (100 - overlap) // 100)
+        self.overlap = overlap
+        # The pieces held (they may merge with what comes next): text, page, count, offset.
+        self.texts: list[str] = []
+        self.pages: list[int | None] = []
+        self.counts: list[int] = []
+        self.offsets: list[int] = []
         self.ready: list[Chunk] = []
-        self._fast: Any = None  # the tokenizer loads with the first piece, not for an empty document
+        self._count: Callable[[str], int] | None = None  # the tokenizer loads with the first piece
+        self.gap = ""  # whitespace between the last chunk given out and the pieces held
+        self.previous: Chunk | None = None
+        self._windows: dict[str, int] = {}
+        self._tails: dict[str, tuple[int, int]] = {}  # piece ending -> (cut from the end, delta)
+        self._junctions: dict[tuple[str, str], int] = {}  # the two sides of a cut -> what joining adds
 
-    def count(self, text: str) -> int:
-        if self._fast is None:
-            self._fast = _counter()
-        return self._fast(text) if len(text) <= MAX_PIECE_CHARS else count_tokens(text)
+    @property
+    def count(self) -> Callable[[str], int]:
+        if self._count is None:
+            self._count = _safe_counter()
+        return self._count
 
-    def add(self, text: str, offset: int, page: int | None) -> None:
-        tokens = self.count(text)
-        if tokens <= self.limit:
-            self._add_counted(text, offset, page, tokens)
-            return
-        for sub in split_by_tokens(text, self.limit):
-            self._add_counted(sub, offset, page, self.count(sub))
-            offset += len(sub)
+    def window_count(self, text: str) -> int:
+        """The count of a few characters around a cut: the same endings and line breaks recur
+        (``".\n\n"``, ``"。"``, an indentation before a word), so short ones are remembered."""
+        known = self._windows.get(text)
+        if known is not None:
+            return known
+        tokens = self.count(text) if text else 0
+        if len(text) <= _WINDOW_CACHE_CHARS and len(self._windows) < _WINDOW_CACHE_SIZE:
+            self._windows[text] = tokens
+        return tokens
 
-    def _add_counted(self, text: str, offset: int, page: int | None, tokens: int) -> None:
-        while self.pieces and self.tokens + tokens > self.limit:
-            self.flush()
-        if not self.pieces:
-            self.start = offset
-        self.pieces.append((text, page, tokens))
-        self.tokens += tokens
+    def add(self, texts: list[str], offsets: list[int], pages: list[int | None]) -> None:
+        """Count the pieces and give out every chunk that is complete; the rest is held."""
+        count = self.count
+        # One call into the tokenizer per piece, straight from map() (no Python frame per piece).
+        counts = list(map(_counter() if max(map(len, texts)) <= MAX_PIECE_CHARS else count, texts))
+        limit = self.limit
+        if max(counts) > limit:
+            texts, offsets, pages, counts = _cut_long_pieces(texts, offsets, pages, counts, limit, count)
+        if self.texts:
+            texts, offsets = self.texts + texts, self.offsets + offsets
+            pages, counts = self.pages + pages, self.counts + counts
+        # Greedy merging: a chunk is the longest run of pieces whose counts sum to at most the
+        # limit, found on the running sums with a binary search.
+        sums = list(accumulate(counts))
+        n = len(texts)
+        i = 0
+        while True:
+            j = bisect_right(sums, (sums[i - 1] if i else 0) + limit, i)
+            if j >= n:
+                break
+            i += self._chunk(texts[i:j], pages[i:j], counts[i:j], offsets[i])
+        self.texts, self.offsets, self.pages, self.counts = texts[i:], offsets[i:], pages[i:], counts[i:]
 
-    def flush(self) -> None:
-        pieces, start = self.pieces, self.start
-        self.pieces, self.tokens = [], 0
-        carried: list[tuple[str, int | None, int]] = []
-        while pieces:
-            text = "".join(p[0] for p in pieces)
-            stripped = text.strip()
+    def finish(self) -> None:
+        texts, pages, counts, offsets = self.texts, self.pages, self.counts, self.offsets
+        self.texts, self.pages, self.counts, self.offsets = [], [], [], []
+        sums = list(accumulate(counts))
+        i, n = 0, len(texts)
+        while i < n:
+            j = bisect_right(sums, (sums[i - 1] if i else 0) + self.limit, i)
+            i += self._chunk(texts[i:j], pages[i:j], counts[i:j], offsets[i])
+
+    def _chunk(self, texts: list[str], pages: list[int | None], counts: list[int], start: int) -> int:
+        """Give out the chunk of these pieces (or of as many of the first as fit, exactly counted);
+        returns how many pieces it used."""
+        used = len(texts)
+        while True:
+            joined = "".join(texts[:used]) if used > 1 else texts[0]
+            stripped = joined.strip()
             if not stripped:
-                break
-            lead = len(text) - len(text.lstrip())
-            page = next((p[1] for p in pieces if p[0].strip()), pieces[0][1])
-            tokens = self.count(stripped)
+                if self.overlap:
+                    self.gap += joined
+                return used
+            lead = len(joined) - len(joined.lstrip()) if joined[0].isspace() else 0
+            trail = joined[lead + len(stripped) :] if self.overlap else ""
+            page = (
+                pages[0]
+                if not texts[0].isspace()
+                else next(p for t, p in zip(texts, pages, strict=True) if not t.isspace())
+            )
+            tokens = self._exact(texts[:used], counts[:used], stripped) if used > 1 else None
+            if tokens is None:
+                tokens = _stripped_count(joined, counts[0], True, True, self.window_count)
             if tokens <= self.limit:
-                self.ready.append(Chunk(stripped, tokens, page, start + lead))
-                break
-            if len(pieces) == 1:  # stripping changed the tokenization: cut the stripped text
+                if self.overlap:
+                    self._emit(stripped, tokens, page, start + lead, self.gap + joined[:lead])
+                    self.gap = trail
+                else:
+                    self.ready.append(Chunk(stripped, tokens, page, start + lead))
+                return used
+            if used == 1:  # stripping changed the tokenization: cut the stripped text
+                self.gap += joined[:lead]
                 position = start + lead
                 for sub in split_by_tokens(stripped, self.limit):
                     inner = sub.strip()
                     if inner:
                         inner_lead = len(sub) - len(sub.lstrip())
-                        self.ready.append(Chunk(inner, self.count(inner), page, position + inner_lead))
+                        self._emit(inner, self.count(inner), page, position + inner_lead, self.gap + sub[:inner_lead])
+                        self.gap = sub[inner_lead + len(inner) :]
+                    else:
+                        self.gap += sub
                     position += len(sub)
-                break
-            carried.insert(0, pieces.pop())
-        if carried:
-            self.pieces = carried
-            self.start = start + sum(len(p[0]) for p in pieces)
-            self.tokens = sum(p[2] for p in carried)
+                self.gap += trail
+                return 1
+            used -= 1
 
-    def finish(self) -> None:
-        while self.pieces:
-            self.flush()
+    def _exact(self, texts: list[str], counts: list[int], stripped: str) -> int:
+        """The exact count of ``stripped``, the held pieces joined and stripped.
+
+        The sum of the pieces' counts, corrected where a cut between two pieces is not one where
+        counts add up (by counting the few characters around it from the nearest cuts where they
+        do, in both pieces) and at the stripped ends; counted as a whole where no such cut is near.
+        """
+        nonblank = [i for i, text in enumerate(texts) if not text.isspace()]
+        first, last = nonblank[0], nonblank[-1]
+        count = self.window_count
+        if first == last:
+            return _stripped_count(texts[first], counts[first], True, True, count)
+        total = sum(counts[first : last + 1])
+        piece = texts[first]
+        lo = len(piece) - len(piece.lstrip()) if piece[0].isspace() else 0
+        left = 0  # where the windows already counted in the current piece end
+        if lo:
+            q = token_sums.first_stable_after(piece, lo)
+            if q is None:
+                return self.count(stripped)
+            window = piece[:q]
+            total -= count(window) - count(window[lo:])
+            left = q
+        between = token_sums.stable_between
+        for i in range(first, last):
+            a, b = texts[i], texts[i + 1]
+            # The two commonest cuts inline: a line break before a word, a word before a space.
+            end, start = a[-1], b[0]
+            if (end == "\n" and not start.isspace()) or (start == " " and not end.isspace()):
+                left = 0
+                continue
+            if start.isalpha() and len(a) > 1 and a[-2].isalnum() and not (end.isalnum() or end.isspace()):
+                # The commonest cut that does not add up: a word's punctuation glued to the next
+                # word ("。他", "?Then"); the cut before that punctuation does.
+                qa = len(a) - 1 if len(a) - 1 >= max(left, 1) else None
+            elif between(a, b):
+                left = 0
+                continue
+            else:
+                qa = token_sums.last_stable_before(a, len(a) - 1, left) if len(a) > 1 else None
+            qb = token_sums.first_stable_after(b, 0)
+            if qa is None or qb is None:
+                return self.count(stripped)
+            tail, head = a[qa:], b[:qb]
+            delta = self._junctions.get((tail, head))
+            if delta is None:
+                delta = count(tail + head) - count(tail) - count(head)
+                if len(tail) + len(head) <= _WINDOW_CACHE_CHARS * 2 and len(self._junctions) < _WINDOW_CACHE_SIZE:
+                    self._junctions[tail, head] = delta
+            total += delta
+            left = qb
+        piece = texts[last]
+        if piece[-1].isspace():
+            delta = self._trail_delta(piece, left)
+            if delta is None:
+                return self.count(stripped)
+            total -= delta
+        return total
+
+    def _trail_delta(self, piece: str, floor: int) -> int | None:
+        """How many tokens stripping ``piece``'s trailing whitespace takes off its count.
+
+        Pieces end alike (``".\n\n"``, ``"word\n"``): the answer depends only on the characters
+        from the nearest cut where counts add up, so it is remembered by the piece's last
+        characters when that cut lies within them.
+        """
+        suffix = piece[-_SUFFIX:]
+        known = self._tails.get(suffix)
+        if known is not None and len(piece) - known[0] >= max(floor, 1):
+            return known[1]
+        hi = len(piece.rstrip())
+        q = token_sums.last_stable_before(piece, hi, floor)
+        if q is None:
+            return None
+        window = piece[q:]
+        delta = self.window_count(window) - self.window_count(window[: hi - q])
+        if q - 1 >= len(piece) - _SUFFIX and len(self._tails) < _WINDOW_CACHE_SIZE:
+            self._tails[suffix] = (len(piece) - q, delta)
+        return delta
+
+    def _emit(self, text: str, tokens: int, page: int | None, offset: int, gap: str) -> None:
+        previous = self.previous
+        if self.overlap and previous is not None:
+            cut = _overlap_cut(previous.text, self.overlap)
+            if cut < len(previous.text):
+                text = previous.text[cut:] + gap + text
+                offset = previous.offset + cut
+                tokens = self.count(text)
+        chunk = Chunk(text, tokens, page, offset)
+        self.ready.append(chunk)
+        self.previous = chunk
+
+    def break_overlap(self) -> None:
+        """What comes next does not follow the last chunk (a table came between)."""
+        self.previous = None
+        self.gap = ""
+
+
+def _overlap_cut(text: str, percent: int) -> int:
+    """Where the overlap taken from ``text`` starts: the last ``percent`` of its characters (as
+    RAGFlow cuts it), moved to the nearest word start if the cut falls inside a word."""
+    cut = int(len(text) * (100 - percent) / 100)
+    if 0 < cut < len(text) and not text[cut - 1].isspace() and not text[cut].isspace():
+        after = next((i for i in range(cut, len(text)) if text[i].isspace()), None)
+        before = next((i for i in range(cut - 1, 0, -1) if text[i].isspace()), None)
+        if after is not None and (before is None or after - cut <= cut - before):
+            cut = after
+        elif before is not None:
+            cut = before
+    while cut < len(text) and text[cut].isspace():
+        cut += 1
+    return cut
+
+
+def _overlap_percent(value: Any) -> int:
+    try:
+        number = int(float(value))
+    except (TypeError, ValueError):
+        return 0
+    return min(max(number, 0), 90)
 
 
 def naive_chunks(
@@ -179,22 +498,123 @@ def naive_chunks(
     *,
     chunk_token_num: int = DEFAULT_CHUNK_TOKEN_NUM,
     delimiters: str = DEFAULT_DELIMITER,
+    overlapped_percent: int = 0,
+    start_offset: int = 0,
 ) -> Iterator[Chunk]:
     """RAGFlow's ``naive`` chunking, streamed.
 
     The text is cut after every run of delimiter characters (the delimiters stay at the end of
     their piece); consecutive pieces are merged greedily into chunks of at most
     ``chunk_token_num`` cl100k tokens; a piece longer than that is cut with ``split_by_tokens``.
-    Whitespace-only chunks are dropped. Memory stays bounded by the current chunk and block.
+    Whitespace-only chunks are dropped. A table block (``kind == "table"``) is a chunk of its
+    own, as RAGFlow keeps tables. ``overlapped_percent`` starts each chunk with the end of the one
+    before (see ``_Merger``). A delimiter setting with a backtick-quoted delimiter switches to
+    RAGFlow's custom mode (``segment_chunks``). Memory stays bounded by the current chunk and
+    block. ``start_offset`` is where the first block starts in the document's extracted text (for
+    a caller chunking a part of a document).
     """
+    if has_wrapped_delimiter(delimiters):
+        yield from segment_chunks(blocks, delimiters, start_offset)
+        return
     limit = max(1, int(chunk_token_num))
     pattern = delimiter_pattern(parse_delimiters(delimiters))
-    merger = _Merger(limit)
-    offset = 0  # where the current block starts in the extracted text
+    merger = _Merger(limit, _overlap_percent(overlapped_percent))
+    offset = start_offset  # where the current block starts in the extracted text
     rest, rest_start, rest_page = "", 0, None
     for block in blocks:
         text = block.text
         if not text:
+            continue
+        if block.kind == "table":
+            if rest:
+                merger.add([rest], [rest_start], [rest_page])
+                rest = ""
+            merger.finish()
+            yield from merger.ready
+            merger.ready.clear()
+            table = _table_chunk(block, offset)
+            if table is not None:
+                yield table
+            merger.break_overlap()
+            offset += len(text)
+            continue
+        if rest:
+            combined, base = rest + text, rest_start
+            first_page = rest_page if rest.strip() else block.page
+        else:
+            combined, base, first_page = text, offset, block.page
+        offset += len(text)
+        position = 0
+        if pattern is not None:
+            # Pieces go to the merger a batch at a time, so memory stays that of a batch, not a block.
+            matches = pattern.finditer(combined)
+            while ends := [match.end() for match in islice(matches, _BATCH)]:
+                starts = [position, *ends[:-1]]
+                pieces = [combined[a:b] for a, b in zip(starts, ends, strict=True)]
+                pages = [block.page] * len(pieces)
+                if position == 0:
+                    pages[0] = first_page
+                merger.add(pieces, [base + a for a in starts], pages)
+                position = ends[-1]
+                if merger.ready:
+                    yield from merger.ready
+                    merger.ready.clear()
+        tail = combined[position:]
+        tail_page = first_page if position == 0 else block.page
+        if pattern is None or len(tail) > _MAX_CARRY:
+            if tail:
+                merger.add([tail], [base + position], [tail_page])
+            rest = ""
+        else:
+            rest, rest_start, rest_page = tail, base + position, tail_page
+        if merger.ready:
+            yield from merger.ready
+            merger.ready.clear()
+    if rest:
+        merger.add([rest], [rest_start], [rest_page])
+    merger.finish()
+    yield from merger.ready
+
+
+def _table_chunk(block: TextBlock, offset: int) -> Chunk | None:
+    stripped = block.text.strip()
+    if not stripped:
+        return None
+    lead = len(block.text) - len(block.text.lstrip())
+    return Chunk(stripped, count_tokens(stripped), block.page, offset + lead, kind="table")
+
+
+def segment_chunks(blocks: Iterable[TextBlock], delimiters: str, start_offset: int = 0) -> Iterator[Chunk]:
+    """RAGFlow's custom-delimiter mode: a chunk between every two delimiters, whatever its length.
+
+    When the ``delimiter`` setting holds a backtick-quoted delimiter, RAGFlow cuts at every
+    delimiter of the setting (quoted and single characters alike), leaves the delimiters out and
+    makes each non-blank segment a chunk, ignoring ``chunk_token_num``. Table blocks are chunks of
+    their own here too.
+    """
+    pattern = delimiter_pattern(parse_delimiters(delimiters))
+    count = _safe_counter()
+    offset = start_offset
+    rest, rest_start, rest_page = "", 0, None
+
+    def segment(text: str, start: int, page: int | None) -> Chunk | None:
+        stripped = text.strip()
+        if not stripped:
+            return None
+        return Chunk(stripped, count(stripped), page, start + len(text) - len(text.lstrip()))
+
+    for block in blocks:
+        text = block.text
+        if not text:
+            continue
+        if block.kind == "table":
+            if rest and (done := segment(rest, rest_start, rest_page)) is not None:
+                yield done
+            rest = ""
+            table = _table_chunk(block, offset)
+            if table is not None:
+                yield table
+            offset += len(text)
             continue
         if rest:
             combined, base = rest + text, rest_start
@@ -205,26 +625,15 @@ def naive_chunks(
         position = 0
         if pattern is not None:
             for match in pattern.finditer(combined):
-                end = match.end()
-                merger.add(combined[position:end], base + position, first_page if position == 0 else block.page)
-                position = end
-                if merger.ready:
-                    yield from merger.ready
-                    merger.ready.clear()
-        tail = combined[position:]
-        tail_page = first_page if position == 0 else block.page
-        if pattern is None or len(tail) > _MAX_CARRY:
-            merger.add(tail, base + position, tail_page)
-            rest = ""
-        else:
-            rest, rest_start, rest_page = tail, base + position, tail_page
-        if merger.ready:
-            yield from merger.ready
-            merger.ready.clear()
-    if rest:
-        merger.add(rest, rest_start, rest_page)
-    merger.finish()
-    yield from merger.ready
+                page = first_page if position == 0 else block.page
+                done = segment(combined[position : match.start()], base + position, page)
+                if done is not None:
+                    yield done
+                position = match.end()
+        rest, rest_start = combined[position:], base + position
+        rest_page = first_page if position == 0 else block.page
+    if rest and (done := segment(rest, rest_start, rest_page)) is not None:
+        yield done
 
 
 # --- one -----------------------------------------------------------------------------------------
@@ -354,7 +763,67 @@ def qa_chunks(pairs: Iterable[QAPair]) -> Iterator[Chunk]:
     for qa in pairs:
         text = f"Question: {qa.question}\tAnswer: {qa.answer}"
         tokens = count(text) if len(text) <= MAX_PIECE_CHARS else count_tokens(text)
-        yield Chunk(text, tokens, qa.page, qa.offset)
+        yield Chunk(text, tokens, qa.page, qa.offset, kind="qa", question=qa.question)
+
+
+_MD_HEADING = re.compile(r"(#{1,6})(?:[ \t]+|$)")
+_QA_PREFIX = re.compile(r"^(问题|答案|回答|user|assistant|Q|A|Question|Answer|问|答)[\t:： ]+", re.IGNORECASE)
+
+
+def qa_pairs_from_headings(blocks: Iterable[TextBlock], markdown: bool) -> Iterator[QAPair]:
+    """Question/answer pairs from a document's headings, as RAGFlow reads Markdown (and DOCX) for ``qa``.
+
+    Every heading is a question and the text under it, up to the next heading, its answer; the
+    question of a nested heading is the path of headings down to it, one per line ("Install" then
+    "On Linux"). A heading with no text under it only adds to the path of the headings below it;
+    text before the first heading has no question and is left out. In Markdown, ``#`` to ``######``
+    followed by a space start a heading (not inside a ``` fenced block); in other formats the
+    blocks the extractor marks as headings do. The answer is kept as the Markdown text (RAGFlow
+    renders it to HTML).
+    """
+    stack: list[tuple[int, str]] = []
+    answer: list[str] = []
+    anchor: tuple[int | None, int] = (None, 0)
+    fenced = False
+
+    def pair() -> QAPair | None:
+        text = "\n".join(answer).strip()
+        if not text or not stack:
+            return None
+        question = "\n".join(_QA_PREFIX.sub("", q) for _, q in stack)
+        return QAPair(question, _QA_PREFIX.sub("", text), anchor[0], anchor[1])
+
+    for line, offset, page, block in _lines_of_blocks(blocks):
+        level, title = 0, ""
+        if markdown:
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            elif not fenced and (match := _MD_HEADING.match(line)):
+                level, title = len(match.group(1)), line[match.end() :].strip().rstrip("#").strip()
+        elif block.kind == "heading":
+            level, title = max(1, block.level), line.strip()
+        if not level or not title:
+            answer.append(line)
+            continue
+        if (done := pair()) is not None:
+            yield done
+        answer = []
+        while stack and level <= stack[-1][0]:
+            stack.pop()
+        stack.append((level, title))
+        anchor = (page, offset + len(line) - len(line.lstrip()))
+    if (done := pair()) is not None:
+        yield done
+
+
+def _lines_of_blocks(blocks: Iterable[TextBlock]) -> Iterator[tuple[str, int, int | None, TextBlock]]:
+    offset = 0
+    for block in blocks:
+        position = 0
+        for line in block.text.split("\n"):
+            yield line, offset + position, block.page, block
+            position += len(line) + 1
+        offset += len(block.text)
 
 
 # --- table ---------------------------------------------------------------------------------------
@@ -424,6 +893,20 @@ def _kind_or_none(data: bytes, filename: str) -> str | None:
         return None  # the same error is raised again when the chunks are read
 
 
+def _headings_or_markers(blocks: Callable[[], Iterator[TextBlock]], *, markdown: bool) -> Iterator[QAPair]:
+    """Pairs from headings; a file with no heading over text is read for ``Q:``/``A:`` lines instead."""
+    found = False
+    for qa in qa_pairs_from_headings(blocks(), markdown):
+        found = True
+        yield qa
+    if not found:
+        yield from qa_pairs_from_text(blocks())
+
+
+def _kind_of_method(data: bytes, filename: str, used: str) -> str | None:
+    return _kind_or_none(data, filename) if used not in ("naive", "one") else None
+
+
 def chunk_document(
     data: bytes,
     filename: str,
@@ -435,29 +918,35 @@ def chunk_document(
     """Parse and chunk a document with one of RAGFlow's chunk methods.
 
     ``naive`` (text cut at delimiters, merged up to ``chunk_token_num`` tokens), ``one`` (the whole
-    document), ``qa`` (question/answer pairs from spreadsheet rows or ``Q:``/``A:`` text), ``table``
-    (one chunk per spreadsheet or CSV row). Any other parser parses as ``naive`` with a note saying
-    so; ``table`` on a file that is not a table does too. ``parser_config`` keys:
-    ``chunk_token_num`` (default 128), ``delimiter`` (default ``"\\n!?。；！？"``), ``pages``
-    (``[[from, to], ...]`` for PDFs). Nothing is parsed until ``chunks`` is iterated.
+    document), ``qa`` (question/answer pairs from spreadsheet rows, ``Q:``/``A:`` text or
+    headings), ``table`` (one chunk per spreadsheet or CSV row), and the methods of ``methods``
+    (book, laws, manual, paper, presentation, picture, email, tag; resume and knowledge_graph say
+    they need an LLM and chunk as naive; audio needs speech recognition). An unknown parser parses
+    as ``naive`` with a note saying so; ``table`` on a file that is not a table does too.
+    ``parser_config`` keys: ``chunk_token_num`` (default 128), ``delimiter`` (default
+    ``"\\n!?。；！？"``), ``overlapped_percent`` (0-90, default 0), ``pages`` (``[[from, to], ...]``
+    for PDFs). Nothing is parsed until ``chunks`` is iterated.
     """
+    from . import methods
+
     config = dict(parser_config or {})
     requested = (parser_id or "naive").strip()
     notes: list[str] = []
     used = requested.lower()
-    if used not in PARSERS:
+    if used not in PARSERS and used not in methods.METHODS:
         notes.append(f"Parser '{requested}' is not available here; parsed with 'naive'.")
         used = "naive"
     chunk_token_num = _positive_int(config.get("chunk_token_num"), DEFAULT_CHUNK_TOKEN_NUM)
     delimiter = config.get("delimiter")
     if not isinstance(delimiter, str):
         delimiter = DEFAULT_DELIMITER
+    overlap = _overlap_percent(config.get("overlapped_percent"))
     pages = _page_ranges(config.get("pages"))
     layout_recognize = config.get("layout_recognize")
     if note := layout_note(layout_recognize):
         notes.append(note)
 
-    kind = _kind_or_none(data, filename) if used in ("qa", "table") else None
+    kind = _kind_of_method(data, filename, used)
     tabular = kind in sniff.SPREADSHEET_KINDS
     if used == "table" and not tabular and kind not in (None, sniff.TEXT):
         notes.append("The 'table' parser reads spreadsheets and CSV files only; parsed with 'naive'.")
@@ -470,14 +959,25 @@ def chunk_document(
         return extract_rows(data, filename, limits=limits)
 
     chunks: Iterator[Chunk]
+    if used in methods.METHODS:
+        source = methods.Source(filename, kind, blocks, rows, chunk_token_num, delimiter, overlap)
+        done = methods.run(used, source)
+        return ChunkingResult(parser_id=done.parser_id, chunks=done.chunks, notes=tuple(notes + done.notes))
     if used == "one":
         chunks = one_chunk(blocks())
     elif used == "table":
         chunks = table_chunks(rows())
     elif used == "qa":
         seen = _Seen()
-        pairs = qa_pairs_from_rows(seen.rows(rows())) if tabular else qa_pairs_from_text(seen.blocks(blocks()))
+        if tabular:
+            pairs = qa_pairs_from_rows(seen.rows(rows()))
+        elif kind in (sniff.MARKDOWN, sniff.DOCX):
+            pairs = _headings_or_markers(lambda: seen.blocks(blocks()), markdown=kind == sniff.MARKDOWN)
+        else:
+            pairs = qa_pairs_from_text(seen.blocks(blocks()))
         chunks = _must_have_pairs(qa_chunks(pairs), seen)
     else:
-        chunks = naive_chunks(blocks(), chunk_token_num=chunk_token_num, delimiters=delimiter)
+        chunks = naive_chunks(
+            blocks(), chunk_token_num=chunk_token_num, delimiters=delimiter, overlapped_percent=overlap
+        )
     return ChunkingResult(parser_id=used, chunks=chunks, notes=tuple(notes))
