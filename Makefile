@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-py$(PYTHON_VERSION)
 export PYTHONPATH := layers/common:.
 
-.PHONY: serve test lint format typecheck unit e2e bench keys openapi lock build deploy clean
+.PHONY: serve test lint format typecheck unit e2e bench keys openapi lock build deploy clean ragflow-suites
 
 # Every deployment unit's lock (requirements.txt beside a requirements.in): a changed lock rebuilds the venv.
 LOCKS := $(patsubst %.in,%.txt,$(wildcard layers/*/requirements.in functions/*/requirements.in))
@@ -73,6 +73,13 @@ e2e: $(INSTALLED)
 
 bench: $(INSTALLED) ## benchmarks: figures and ratios against baselines measured in the same run
 	$(BIN)/python -m benchmarks
+
+# RAGFlow's own current API suites against the local stack, by hand (CI has no RAGFlow checkout):
+#   make ragflow-suites RAGFLOW=/path/to/ragflow [SUITES="http-datasets sdk-datasets"] [ARGS="-- -x"]
+ragflow-suites: $(INSTALLED) ## run RAGFlow's test suites against the local stack
+	@test -n "$(RAGFLOW)" || { echo "RAGFLOW=/path/to/a/ragflow/checkout is required"; exit 1; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r infra/ragflow_suites/requirements.txt
+	$(BIN)/python -m infra.ragflow_suites $(RAGFLOW) $(foreach s,$(SUITES),--suite $(s)) $(ARGS)
 
 openapi: $(INSTALLED) ## regenerate docs/openapi.json from the routes
 	$(BIN)/python -m infra.openapi

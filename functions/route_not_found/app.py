@@ -1,4 +1,5 @@
-"""ANY /{proxy+}: every method or path no other route takes, answered in the envelope.
+"""ANY /{proxy+}: every method or path no other route takes, answered in its generation's
+envelope: HTTP 404 with RAGFlow's body under today's API, the seed's code 100 elsewhere.
 
 A path with one trailing slash (`/api/v1/dataset/`) is answered with a 308 to the same path
 without it. API Gateway HTTP APIs refuse route keys that end in a slash, and whether they match
@@ -13,6 +14,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from kb_ingest.http.app import create_app, lambda_handler
+from kb_ingest.http.current.envelope import not_found
+from kb_ingest.http.current.routes import is_current_path
 from kb_ingest.http.envelope import envelope
 
 router = APIRouter()
@@ -42,6 +45,8 @@ def route_not_found(request: Request):
             headers={"Location": location},
             status_code=308,
         )
+    if is_current_path(request.url.path):
+        return not_found(request.url.path)
     return envelope(100, f"Not Found: no route for {request.method} {request.url.path}.")
 
 
