@@ -151,7 +151,8 @@ def clean_filename(raw: str) -> str:
 
 _INTERNAL_FIELDS = (
     "version", "tenant_id", "run_id", "chunks_run_id", "lease_until", "source_etag", "parsed_etag",
-    "settings_fingerprint", "parser_pinned", "next_retry_at", "last_error_class", "history",
+    "settings_fingerprint", "parser_pinned", "config_pinned", "next_retry_at", "last_error_class", "history",
+    "meta_fields",
 )  # fmt: skip
 
 
@@ -189,6 +190,10 @@ class Document:
     parsed_etag: str | None = None
     settings_fingerprint: str | None = None
     parser_pinned: bool = False
+    # The document has its own parser_config (set through the current API): runs use it.
+    config_pinned: bool = False
+    # User metadata of the current API (`meta_fields`): flat values or lists of them.
+    meta_fields: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     max_attempts: int = 3
     next_retry_at: int | None = None
