@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from kb_ingest.clock import new_id, now_ms, rfc1123
 from kb_ingest.domain.datasets import PARSER_TYPES, Dataset, parse_bool, parse_int
-from kb_ingest.domain.errors import ArgumentError, DataError, RangeError
+from kb_ingest.domain.errors import ArgumentError, DataError, RangeError, UploadRefused
 from kb_ingest.domain.naming import split_extension
 
 MAX_FILES_PER_UPLOAD = 256
@@ -434,3 +434,55 @@ def document_to_download(store: DocumentStore, dataset: Dataset | None, dataset_
     if document.size == 0:
         raise DataError("This file is empty.")
     return document
+
+
+# ---------------------------------------------------------------- upload (current API)
+def upload_checked_files(
+    store: DocumentStore,
+    files_store: FileStore,
+    dataset: Dataset | None,
+    dataset_id: str,
+    files: list[IncomingFile] | None,
+    max_bytes: int,
+) -> list[Document]:
+    """RAGFlow's current upload rules (`POST /datasets/{id}/documents`): the dataset first, then
+    every file; one unsupported file refuses the whole request, so nothing is half-uploaded."""
+    if dataset is None:
+        raise DataError(f"Can't find the dataset with ID {dataset_id}!")
+    if not files:
+        raise ArgumentError("No file part!")
+    if len(files) > MAX_FILES_PER_UPLOAD:
+        raise ArgumentError(
+            f"You try to upload {len(files)} files, which exceeds the maximum number of uploading files: "
+            f"{MAX_FILES_PER_UPLOAD}"
+        )
+    checked: list[tuple[str, str]] = []
+    refused: list[str] = []
+    for incoming in files:
+        name = clean_filename(incoming.filename or "")
+        if not name:
+            raise ArgumentError("No file selected!")
+        if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+            raise ArgumentError(f"File name must be {MAX_NAME_BYTES} bytes or less.")
+        kind = file_type(name)
+        if kind is None:
+            refused.append(f"{name}: This type of file has not been supported yet!")
+        elif len(incoming.content) > max_bytes:
+            refused.append(
+                f"{name}: the file is {len(incoming.content)} bytes, over the {max_bytes}-byte limit of this route; "
+                "upload it through POST /api/v1/dataset/{dataset_id}/documents/upload_url instead."
+            )
+        checked.append((name, kind or ""))
+    if refused:
+        raise UploadRefused("\n".join(refused))
+    documents = [
+        new_document(dataset, name, kind, len(incoming.content))
+        for (name, kind), incoming in zip(checked, files, strict=True)
+    ]
+    files_store.put_many([(document, incoming.content) for document, incoming in zip(documents, files, strict=True)])
+    try:
+        return store.add(dataset, documents)
+    except DatasetGone:
+        for document in documents:
+            files_store.delete_files(document)
+        raise DataError(f"Can't find the dataset with ID {dataset_id}!") from None
