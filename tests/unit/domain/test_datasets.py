@@ -146,3 +146,22 @@ def test_delete_removes_and_requests_a_purge(store):
     assert purges.requested == [(TENANT, dataset_id)]
     with pytest.raises(OperatingError, match=r"The dataset cannot be found for your current account\."):
         datasets.delete_dataset(store, purges, TENANT, dataset_id)
+
+
+# ---------------------------------------------------------------- add_dataset (today's create)
+def test_add_dataset_stores_its_settings_and_suffixes_a_taken_name():
+    from kb_ingest.domain.datasets import add_dataset
+
+    store = InMemoryDatasetStore()
+    first = add_dataset(store, "t1", " kb ", {"parser_id": "qa", "embd_id": "m@p", "permission": "team"})
+    second = add_dataset(store, "t1", "KB", {})
+    assert (first.name, first.parser_id, first.embd_id, first.permission) == ("kb", "qa", "m@p", "team")
+    assert second.name == "KB(1)" and second.parser_id == "naive"
+    assert "pagerank" not in first.to_api()  # the seed view shows only its own fields
+
+
+def test_add_dataset_refuses_fields_that_are_not_settings():
+    from kb_ingest.domain.datasets import add_dataset
+
+    with pytest.raises(ValueError, match="chunk_num"):
+        add_dataset(InMemoryDatasetStore(), "t1", "kb", {"chunk_num": 5})

@@ -47,13 +47,22 @@ class Dataset:
     chunk_num: int = 0
     doc_num: int = 0
     token_num: int = 0
+    pagerank: int = 0  # today's API has it; the seed API does not show it
 
     def to_api(self) -> dict[str, Any]:
-        """The dataset as RAGFlow shows it."""
+        """The dataset as the seed API shows it."""
         body = asdict(self)
+        for newer in _NEWER_FIELDS:
+            del body[newer]
         body["create_date"] = rfc1123(self.create_time)
         body["update_date"] = rfc1123(self.update_time)
         return dict(sorted(body.items()))
+
+
+_NEWER_FIELDS = ("pagerank",)
+_SETTINGS = frozenset(Dataset.__dataclass_fields__) - {
+    "id", "tenant_id", "name", "create_time", "update_time", "created_by", "chunk_num", "doc_num", "token_num",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,22 @@ def create_dataset(store: DatasetStore, tenant_id: str, body: Mapping[str, Any])
         )
     )
     return {"dataset_name": stored.name, "dataset_id": stored.id}
+
+
+def add_dataset(store: DatasetStore, tenant_id: str, name: str, settings: Mapping[str, Any]) -> Dataset:
+    """A new dataset named `name` (or `name(1)`, ... when taken) with `settings` (any of the
+    dataset's own fields: description, embd_id, parser_id, parser_config, permission, ...)."""
+    unknown = sorted(set(settings) - _SETTINGS)
+    if unknown:
+        raise ValueError(f"not dataset settings: {unknown}")
+    if not name.strip():
+        raise DataError("dataset name can't be empty")
+    now = now_ms()
+    dataset = Dataset(
+        id=new_id(), tenant_id=tenant_id, created_by=tenant_id, name=name.strip(), create_time=now, update_time=now,
+        **{key: value for key, value in settings.items() if value is not None},
+    )  # fmt: skip
+    return store.create(dataset)
 
 
 def _check_name_length(name: str) -> None:
