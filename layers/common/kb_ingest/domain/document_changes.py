@@ -90,15 +90,18 @@ def edit_document(
     dataset: Dataset | None,
     dataset_id: str,
     document_id: str,
-    edit: DocumentEdit,
+    edit: DocumentEdit | Callable[[], DocumentEdit],
     default_parser_config: Callable[[str], dict[str, Any]],
 ) -> Document:
-    """Apply the edit; the document as it is afterwards."""
+    """Apply the edit; the document as it is afterwards. `edit` may be a function validating
+    the request: RAGFlow checks the dataset and the document before the request's fields."""
     if dataset is None:
         raise DataError("you don't own the dataset")
     document = store.get(dataset.id, document_id)
     if document is None:
         raise DataError("the dataset doesn't own the document")
+    if not isinstance(edit, DocumentEdit):
+        edit = edit()
     _check_immutables(edit, document)
     new_name = None
     if "name" in edit.given and edit.name is not None and edit.name != document.name:

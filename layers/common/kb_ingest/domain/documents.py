@@ -248,6 +248,16 @@ class DocumentStore(Protocol):
     def page_after(self, dataset_id: str, after: str | None, limit: int) -> tuple[list[Document], str | None]:
         """Documents in id order after `after`, and the cursor of the next page (None at the end)."""
 
+    def get_many(self, dataset_id: str, document_ids: list[str]) -> dict[str, "Document"]:
+        """The documents of the dataset among these ids (a batch read)."""
+
+    def find_by_name(self, dataset_id: str, name: str) -> "Document | None": ...
+
+    def filtered_page(
+        self, dataset_id: str, order: DocumentOrder, descending: bool, offset: int, count: int, wanted: Any
+    ) -> tuple[list["Document"], int | None]:
+        """A page of what `wanted` (a kb_ingest.domain.listing.DocumentFilter) selects."""
+
     def update(self, document: Document, values: dict[str, Any], new_name: str | None) -> Document | None: ...
 
     def remove(self, document: Document) -> bool:
@@ -486,3 +496,18 @@ def upload_checked_files(
         for document in documents:
             files_store.delete_files(document)
         raise DataError(f"Can't find the dataset with ID {dataset_id}!") from None
+
+
+# ---------------------------------------------------------------- download (current API)
+def document_file(store: DocumentStore, dataset: Dataset | None, tenant_id: str, document_id: str) -> Document:
+    """The document whose file `GET /datasets/{id}/documents/{id}` serves, with RAGFlow's
+    answers: an unknown dataset or document is "document not found", a document of another
+    of the tenant's datasets is "The dataset not own the document ..."."""
+    document = store.get(dataset.id, document_id) if dataset is not None else None
+    if document is None:
+        if dataset is not None and store.locate(tenant_id, document_id) is not None:
+            raise DataError(f"The dataset not own the document {document_id}.")
+        raise DataError("document not found")
+    if document.upload_status == "pending" or document.size == 0:
+        raise DataError("This file is empty.")
+    return document
