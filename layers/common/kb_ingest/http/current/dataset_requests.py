@@ -290,7 +290,8 @@ class CreateDatasetRequest(_Strict):
         """A chunk method, or an ingestion pipeline (parse_type and pipeline_id), never both."""
         if self.chunk_method is None and "chunk_method" not in self.model_fields_set:
             if self.parse_type is None and self.pipeline_id is None:
-                self.chunk_method = "naive"
+                # the default, without marking the field as sent (an update leaves it alone)
+                object.__setattr__(self, "chunk_method", "naive")
                 return self
             missing = [name for name in ("parse_type", "pipeline_id") if getattr(self, name) is None]
             if missing:
@@ -334,6 +335,18 @@ class UpdateDatasetRequest(CreateDatasetRequest):
     pagerank: Annotated[int, Field(ge=0, le=100)] = 0
     language: Annotated[str | None, Field(max_length=32)] = None
     connectors: list[dict[str, Any]] = Field(default_factory=list)
+    dataset_id: str  # the path's id, checked like the body (RAGFlow reports it as a field)
+
+    @field_validator("dataset_id", mode="before")
+    @classmethod
+    def _dataset_id(cls, value: Any) -> str:
+        return uuid_hex(value)
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields sent, by today's names; parser_config holds only the settings sent.
+        Connectors, ingestion pipelines and `ext` are accepted and not kept."""
+        ignored = {"dataset_id", "connectors", "ext", "auto_metadata_config", "parse_type", "pipeline_id"}
+        return self.model_dump(exclude_unset=True, exclude=ignored)
 
 
 # ---------------------------------------------------------------- list and delete

@@ -21,8 +21,6 @@ async def read_json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if len(raw) > limit:
         raise ArgumentError(f"Request body is {len(raw)} bytes; this route accepts at most {limit} bytes of JSON.")
-    if not raw.strip():
-        return {}
     try:
         payload = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
