@@ -322,3 +322,12 @@ def test_documents_form_counts_successes(kb):
         parse_batches.stop_parsing_documents(
             kb.store, kb.runs, events, kb.dataset, kb.dataset.id, {"document_ids": ["nope"]}
         )
+
+
+def test_an_update_without_raptor_settings_drops_the_documents_as_ragflow_does(kb):
+    [doc_id] = kb.upload("a.txt")
+    with_raptor = DocumentEdit(frozenset({"parser_config"}), parser_config={"raptor": {"use_raptor": True}})
+    edit_document(kb.store, kb.runs, kb.dataset, kb.dataset.id, doc_id, with_raptor, dict)
+    without = DocumentEdit(frozenset({"parser_config"}), parser_config={"delimiter": "##"})
+    edited = edit_document(kb.store, kb.runs, kb.dataset, kb.dataset.id, doc_id, without, dict)
+    assert "raptor" not in edited.parser_config and edited.parser_config["delimiter"] == "##"

@@ -116,6 +116,9 @@ def edit_document(
     parser_config = document.parser_config
     if edit.parser_config:
         parser_config = merged(document.parser_config, edit.parser_config)
+        if not edit.parser_config.get("raptor"):
+            # RAGFlow's update drops the document's RAPTOR settings unless the update sends them.
+            parser_config.pop("raptor", None)
         values.update(parser_config=parser_config, config_pinned=True)
     method_changed = bool(edit.chunk_method) and edit.chunk_method.lower() != document.parser_id.lower()  # type: ignore[union-attr]
     if edit.chunk_method and not edit.parser_config:
