@@ -228,3 +228,27 @@ def test_parse_and_stop_through_both_forms(api):
         "code": 102,
         "message": "`document_ids` is required",
     }
+
+
+def test_download_by_document_id_alone(api):
+    dataset_id = _dataset(api)
+    [document] = _upload(api, dataset_id, {"notes.txt": TEXT})
+    answer = api.raw("GET", f"/documents/{document['id']}")
+    assert answer.status_code == 200 and answer.content == TEXT
+    assert api.call("GET", "/documents/nope") == {"code": 102, "message": "document not found"}
+
+
+@pytest.mark.parametrize("path", ["/chunks", "/documents/parse", "/documents/stop"])
+def test_parse_routes_answer_ragflows_crash_for_a_body_that_is_not_an_object(api, path):
+    dataset_id = _dataset(api)
+    answer = api.call("POST", f"/datasets/{dataset_id}{path}", json="not json")
+    assert answer == {"code": 100, "message": "AttributeError(\"'str' object has no attribute 'get'\")"}
+
+
+def test_an_empty_dataset_id_is_answered_as_ragflow_merges_slashes(api):
+    assert api.call("DELETE", "/datasets//documents", json={"ids": ["x"]}) == {
+        "code": 100,
+        "message": "<MethodNotAllowed '405: Method Not Allowed'>",
+    }
+    redirected = api.raw("GET", "/datasets//documents", allow_redirects=False)
+    assert redirected.status_code == 308 and redirected.headers["location"] == "/api/v1/datasets/documents"

@@ -514,3 +514,14 @@ def document_file(store: DocumentStore, dataset: Dataset | None, tenant_id: str,
     if document.upload_status == "pending" or document.size == 0:
         raise DataError("This file is empty.")
     return document
+
+
+def any_document_file(store: DocumentStore, tenant_id: str, document_id: str) -> Document:
+    """The document `GET /documents/{id}` serves: any of the tenant's datasets holds it."""
+    dataset_id = store.locate(tenant_id, document_id)
+    document = store.get(dataset_id, document_id) if dataset_id else None
+    if document is None:
+        raise DataError("document not found")
+    if document.upload_status == "pending" or document.size == 0:
+        raise DataError("This file is empty.")
+    return document

@@ -55,3 +55,10 @@ class UploadRefused(DomainError):
     these with its server-error code."""
 
     kind = ErrorKind.REFUSED
+
+
+class CrashLikeError(DomainError):
+    """Input RAGFlow's own code trips over: it answers code 100 with the Python exception's
+    repr, and its clients and suites expect that answer."""
+
+    kind = ErrorKind.EXCEPTION

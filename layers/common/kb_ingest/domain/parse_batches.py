@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from kb_ingest.clock import now_ms
 from kb_ingest.domain.datasets import Dataset
 from kb_ingest.domain.documents import Document
-from kb_ingest.domain.errors import DataError
+from kb_ingest.domain.errors import CrashLikeError, DataError
 from kb_ingest.domain.parse_runs import (
     CANCEL,
     RUNNING,
@@ -49,9 +49,12 @@ def _owned(dataset: Dataset | None, dataset_id: str) -> Dataset:
     return dataset
 
 
-def _ids(body: Mapping[str, Any] | None, strict_list: bool) -> list[Any]:
+def _ids(body: Any, strict_list: bool) -> list[Any]:
     if body is None:
         raise DataError("Request body is required")
+    if not isinstance(body, Mapping):
+        # RAGFlow reads the field off whatever JSON came and answers its own AttributeError.
+        raise CrashLikeError(f"AttributeError(\"'{type(body).__name__}' object has no attribute 'get'\")")
     ids = body.get("document_ids")
     if not ids or (strict_list and not isinstance(ids, list)):
         raise DataError("`document_ids` is required")
@@ -86,10 +89,10 @@ def start_parsing_chunks(
     requests: ParseRequests,
     dataset: Dataset | None,
     dataset_id: str,
-    body: Mapping[str, Any] | None,
+    body: Any,
 ) -> BatchOutcome:
     dataset = _owned(dataset, dataset_id)
-    ids, duplicates = _split_duplicates(_ids(body or {}, strict_list=False))
+    ids, duplicates = _split_duplicates(_ids({} if body is None else body, strict_list=False))
     found = _found(store, dataset, ids)
     not_found = [document_id for document_id in ids if document_id not in found]
     for document_id in ids:
@@ -116,10 +119,10 @@ def stop_parsing_chunks(
     events: RunEvents,
     dataset: Dataset | None,
     dataset_id: str,
-    body: Mapping[str, Any] | None,
+    body: Any,
 ) -> BatchOutcome:
     dataset = _owned(dataset, dataset_id)
-    ids, duplicates = _split_duplicates(_ids(body or {}, strict_list=False))
+    ids, duplicates = _split_duplicates(_ids({} if body is None else body, strict_list=False))
     found = _found(store, dataset, ids)
     for document_id in ids:
         if document_id not in found:
@@ -156,7 +159,7 @@ def start_parsing_documents(
     requests: ParseRequests,
     dataset: Dataset | None,
     dataset_id: str,
-    body: Mapping[str, Any] | None,
+    body: Any,
 ) -> BatchOutcome:
     dataset = _owned(dataset, dataset_id)
     ids, errors = _split_duplicates(_ids(body, strict_list=True))
@@ -181,7 +184,7 @@ def stop_parsing_documents(
     events: RunEvents,
     dataset: Dataset | None,
     dataset_id: str,
-    body: Mapping[str, Any] | None,
+    body: Any,
 ) -> BatchOutcome:
     dataset = _owned(dataset, dataset_id)
     ids, errors = _split_duplicates(_ids(body, strict_list=True))

@@ -60,6 +60,11 @@ def unauthorized() -> JSONResponse:
     return JSONResponse({"code": UNAUTHORIZED, "message": UNAUTHORIZED_MESSAGE, "data": None}, status_code=401)
 
 
+def method_not_allowed() -> JSONResponse:
+    """What RAGFlow answers when a path matches a route but not its method (HTTP 200, code 100)."""
+    return failure(EXCEPTION_ERROR, "<MethodNotAllowed '405: Method Not Allowed'>")
+
+
 def not_found(path: str) -> JSONResponse:
     body = {"code": NOT_FOUND, "message": f"Not Found: {path}", "data": None, "error": "Not Found"}
     return JSONResponse(body, status_code=404)
