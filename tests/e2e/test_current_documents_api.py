@@ -252,3 +252,25 @@ def test_an_empty_dataset_id_is_answered_as_ragflow_merges_slashes(api):
     }
     redirected = api.raw("GET", "/datasets//documents", allow_redirects=False)
     assert redirected.status_code == 308 and redirected.headers["location"] == "/api/v1/datasets/documents"
+
+
+@pytest.mark.parametrize("body", [{"ids": "all five"}, {"delete_all": True}])
+def test_a_bulk_delete_beyond_what_goes_before_the_answer_is_finished_by_the_cleanup_function(api, monkeypatch, body):
+    from kb_ingest.domain import document_deletion
+
+    # Given a stack that removes only two documents before answering (ten thousand in production terms)
+    monkeypatch.setattr(document_deletion, "REMOVED_BEFORE_ANSWER", 2)
+    dataset_id = _dataset(api)
+    ids = [d["id"] for d in _upload(api, dataset_id, {f"d{i}.txt": TEXT for i in range(5)})]
+    if body.get("ids"):
+        body = {"ids": ids}
+    # When all five are deleted, the answer counts them all at once
+    assert api.call("DELETE", f"/datasets/{dataset_id}/documents", json=body) == {"code": 0, "data": {"deleted": 5}}
+    # Then the cleanup function removes the rest from the queue, counts and names included
+    deadline = time.monotonic() + 60
+    while api.call("GET", f"/datasets/{dataset_id}/documents")["data"]["total"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert api.call("GET", f"/datasets/{dataset_id}/documents")["data"] == {"total": 0, "docs": []}
+    assert api.call("GET", f"/dataset/{dataset_id}")["data"]["doc_num"] == 0
+    # and the names are free again
+    assert [d["name"] for d in _upload(api, dataset_id, {"d0.txt": TEXT})] == ["d0.txt"]
