@@ -283,17 +283,17 @@ def list_documents(store: ListingStore, dataset: Dataset | None, dataset_id: str
         raise DataError(f"You don't own the dataset {dataset_id}. ")
     order, descending, offset, count, wanted = parse_list_query(query, dataset_id)
     document_id = query.get("id") or ""
-    if document_id and store.get(dataset.id, document_id) is None:
-        raise DataError(f"you don't own the document {document_id}")
-    if wanted.name is not None and store.find_by_name(dataset.id, wanted.name) is None:
-        raise DataError(f"you don't own the document {wanted.name}")
     if wanted.ids or wanted.name is not None:
         # A few known documents: read them by key, never the dataset.
-        if wanted.ids:
-            candidates = list(store.get_many(dataset.id, list(wanted.ids)).values())
-        else:
-            found = store.find_by_name(dataset.id, wanted.name or "")
-            candidates = [found] if found else []
+        candidates = list(store.get_many(dataset.id, list(wanted.ids)).values()) if wanted.ids else []
+        if document_id and not candidates:
+            raise DataError(f"you don't own the document {document_id}")
+        if wanted.name is not None:
+            named = store.find_by_name(dataset.id, wanted.name)
+            if named is None:
+                raise DataError(f"you don't own the document {wanted.name}")
+            if not wanted.ids:
+                candidates = [named]
         selected = [document for document in candidates if matches(wanted, document)]
         key = {"create_time": lambda d: d.create_time, "update_time": lambda d: d.update_time}.get(
             order, lambda d: d.name.lower()
