@@ -331,3 +331,14 @@ def test_an_update_without_raptor_settings_drops_the_documents_as_ragflow_does(k
     without = DocumentEdit(frozenset({"parser_config"}), parser_config={"delimiter": "##"})
     edited = edit_document(kb.store, kb.runs, kb.dataset, kb.dataset.id, doc_id, without, dict)
     assert "raptor" not in edited.parser_config and edited.parser_config["delimiter"] == "##"
+
+
+def test_many_documents_start_in_parallel_groups_and_each_gets_one_message(kb):
+    ids = kb.upload(*[f"doc{i}.txt" for i in range(25)])
+    requests = RecordingRequests()
+    outcome = parse_batches.start_parsing_documents(
+        kb.store, kb.runs, requests, kb.dataset, kb.dataset.id, {"document_ids": ids}
+    )
+    assert outcome.data == {"success_count": 25}
+    assert sorted(d.id for d in requests.parsed) == sorted(ids)
+    assert {d.run for d in kb.page("page_size=100").documents} == {"1"}
