@@ -43,6 +43,12 @@ def ok(data: Any = _NO_DATA, *, total: int | None = None) -> JSONResponse:
     return JSONResponse(body)
 
 
+def ok_with_message(data: Any) -> JSONResponse:
+    """Success as the RAGFlow routes built on its `get_json_result` answer it: with
+    `"message": "success"` (listing documents is one)."""
+    return JSONResponse({"code": SUCCESS, "message": "success", "data": data})
+
+
 def failure(code: int, message: str, data: Any = None) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message or "Error"}
     if data is not None:
