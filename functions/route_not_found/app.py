@@ -7,14 +7,19 @@ without it. API Gateway HTTP APIs refuse route keys that end in a slash, and whe
 the redirect sends it (method, body and Authorization kept: 308) to the route it meant. The
 Location is relative (`../b`), so it resolves against whatever URL the client used: a stage
 prefix or a custom domain's base path stays in place.
-"""
 
+A path of today's API with an empty segment (`/datasets//documents`, an empty id) is answered
+as RAGFlow's server does, which merges the slashes: a GET is redirected to the merged path,
+another method answers RAGFlow's Method Not Allowed."""
+
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
 
 from kb_ingest.http.app import create_app, lambda_handler
-from kb_ingest.http.current.envelope import not_found
+from kb_ingest.http.current.envelope import method_not_allowed, not_found
 from kb_ingest.http.current.routes import is_current_path
 from kb_ingest.http.envelope import envelope
 
@@ -34,6 +39,12 @@ def slashless_location(raw_path: str, raw_query: str) -> str | None:
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 def route_not_found(request: Request):
+    path = request.url.path
+    if is_current_path(path) and "//" in path.rstrip("/"):
+        if request.method == "GET":
+            merged = re.sub("/{2,}", "/", path)
+            return RedirectResponse(merged + (f"?{request.url.query}" if request.url.query else ""), status_code=308)
+        return method_not_allowed()
     event: dict[str, Any] = request.scope.get("aws.event") or {}
     raw_path = str(event.get("rawPath") or request.url.path)
     location = slashless_location(raw_path, str(event.get("rawQueryString") or ""))
@@ -45,8 +56,8 @@ def route_not_found(request: Request):
             headers={"Location": location},
             status_code=308,
         )
-    if is_current_path(request.url.path):
-        return not_found(request.url.path)
+    if is_current_path(path):
+        return not_found(path)
     return envelope(100, f"Not Found: no route for {request.method} {request.url.path}.")
 
 

@@ -218,7 +218,9 @@ class DynamoDatasetStore:
 def _delete_in(transaction: Transaction, dataset: Dataset | DatasetKey) -> None:
     """The dataset (as read: not renamed since), its name claim and its purge job, together."""
     transaction.delete(
-        f"dataset {dataset.id}", DatasetModel(dataset.tenant_id, dataset.id), condition=DatasetModel.name == dataset.name
+        f"dataset {dataset.id}",
+        DatasetModel(dataset.tenant_id, dataset.id),
+        condition=DatasetModel.name == dataset.name,
     )
     transaction.delete(
         f"name {dataset.id}",

@@ -26,6 +26,7 @@ CODE_OF_KIND = {
     ErrorKind.DATA: DATA_ERROR,
     ErrorKind.OPERATING: OPERATING_ERROR,
     ErrorKind.AUTHENTICATION: UNAUTHORIZED,
+    ErrorKind.REFUSED: 500,  # input the server will not take (RAGFlow's server-error code)
 }
 # What RAGFlow answers for any authentication failure, whatever the reason (the repr of the
 # exception its login check raises); its suites compare it verbatim.
@@ -42,18 +43,32 @@ def ok(data: Any = _NO_DATA, *, total: int | None = None) -> JSONResponse:
     return JSONResponse(body)
 
 
-def failure(code: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message or "Error"})
+def ok_with_message(data: Any) -> JSONResponse:
+    """Success as the RAGFlow routes built on its `get_json_result` answer it: with
+    `"message": "success"` (listing documents is one)."""
+    return JSONResponse({"code": SUCCESS, "message": "success", "data": data})
+
+
+def failure(code: int, message: str, data: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message or "Error"}
+    if data is not None:
+        body["data"] = data  # details some errors carry (e.g. a stop's `error_code`)
+    return JSONResponse(body)
 
 
 def error_response(error: DomainError) -> JSONResponse:
     if error.kind is ErrorKind.AUTHENTICATION:
         return unauthorized()
-    return failure(CODE_OF_KIND[error.kind], error.message)
+    return failure(CODE_OF_KIND[error.kind], error.message, error.data)
 
 
 def unauthorized() -> JSONResponse:
     return JSONResponse({"code": UNAUTHORIZED, "message": UNAUTHORIZED_MESSAGE, "data": None}, status_code=401)
+
+
+def method_not_allowed() -> JSONResponse:
+    """What RAGFlow answers when a path matches a route but not its method (HTTP 200, code 100)."""
+    return failure(EXCEPTION_ERROR, "<MethodNotAllowed '405: Method Not Allowed'>")
 
 
 def not_found(path: str) -> JSONResponse:

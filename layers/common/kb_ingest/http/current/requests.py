@@ -12,6 +12,21 @@ from kb_ingest.domain.errors import ArgumentError
 from kb_ingest.settings import get_settings
 
 
+async def read_json_value(request: Request) -> Any:
+    """The body as whatever JSON it holds (None when empty): for the routes where RAGFlow reads
+    the body without checking it is an object (its parse and stop routes)."""
+    raw = await request.body()
+    limit = get_settings().max_json_body_bytes
+    if len(raw) > limit:
+        raise ArgumentError(f"Request body is {len(raw)} bytes; this route accepts at most {limit} bytes of JSON.")
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ArgumentError("Malformed JSON syntax: Missing commas/brackets or invalid encoding") from None
+
+
 async def read_json(request: Request) -> dict[str, Any]:
     """The body as a JSON object, refusing what RAGFlow refuses before looking at any field."""
     content_type = request.headers.get("content-type", "")
