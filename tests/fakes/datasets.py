@@ -48,6 +48,19 @@ class InMemoryDatasetStore:
         removed = self.datasets.pop((dataset.tenant_id, dataset.id), None)
         return removed is not None
 
+    def delete_many(self, datasets: list[Dataset]) -> list[Dataset]:
+        return [dataset for dataset in datasets if self.delete(dataset)]
+
+    def get_many(self, tenant_id: str, dataset_ids: list[str]) -> dict[str, Dataset]:
+        return {i: self.datasets[(tenant_id, i)] for i in dataset_ids if (tenant_id, i) in self.datasets}
+
+    def find_by_name(self, tenant_id: str, name: str) -> Dataset | None:
+        mine = (d for (t, _), d in self.datasets.items() if t == tenant_id and name_key(d.name) == name_key(name))
+        return next(mine, None)
+
+    def count(self, tenant_id: str) -> int:
+        return sum(1 for tenant, _ in self.datasets if tenant == tenant_id)
+
 
 class RecordingPurgeQueue:
     def __init__(self) -> None:
@@ -55,3 +68,6 @@ class RecordingPurgeQueue:
 
     def request_purge(self, tenant_id: str, dataset_id: str) -> None:
         self.requested.append((tenant_id, dataset_id))
+
+    def request_purges(self, tenant_id: str, dataset_ids: list[str]) -> None:
+        self.requested.extend((tenant_id, dataset_id) for dataset_id in dataset_ids)

@@ -146,3 +146,67 @@ def test_delete_removes_and_requests_a_purge(store):
     assert purges.requested == [(TENANT, dataset_id)]
     with pytest.raises(OperatingError, match=r"The dataset cannot be found for your current account\."):
         datasets.delete_dataset(store, purges, TENANT, dataset_id)
+
+
+# ---------------------------------------------------------------- add_dataset (today's create)
+def test_add_dataset_stores_its_settings_and_suffixes_a_taken_name():
+    from kb_ingest.domain.datasets import add_dataset
+
+    store = InMemoryDatasetStore()
+    first = add_dataset(store, "t1", " kb ", {"parser_id": "qa", "embd_id": "m@p", "permission": "team"})
+    second = add_dataset(store, "t1", "KB", {})
+    assert (first.name, first.parser_id, first.embd_id, first.permission) == ("kb", "qa", "m@p", "team")
+    assert second.name == "KB(1)" and second.parser_id == "naive"
+    assert "pagerank" not in first.to_api()  # the seed view shows only its own fields
+
+
+def test_add_dataset_refuses_fields_that_are_not_settings():
+    from kb_ingest.domain.datasets import add_dataset
+
+    with pytest.raises(ValueError, match="chunk_num"):
+        add_dataset(InMemoryDatasetStore(), "t1", "kb", {"chunk_num": 5})
+
+
+# ---------------------------------------------------------------- today's API operations
+def _today(store, tenant, *names):
+    return [datasets.add_dataset(store, tenant, name, {}) for name in names]
+
+
+def test_find_datasets_pages_and_counts_the_tenants_datasets_only():
+    store = InMemoryDatasetStore()
+    mine = _today(store, "t1", "a", "b", "c")
+    _today(store, "t2", "theirs")
+    page, total = datasets.find_datasets(store, "t1", datasets.DatasetFilter(), "create_time", False, 2, 2)
+    assert total == 3 and [d.id for d in page] == [mine[2].id]
+    where = datasets.DatasetFilter(dataset_ids=[mine[0].id, mine[1].id, "f" * 32])
+    page, total = datasets.find_datasets(store, "t1", where, "create_time", False, 1, 30)
+    assert total == 2 and {d.id for d in page} == {mine[0].id, mine[1].id}
+
+
+def test_find_datasets_refuses_an_unknown_id_or_name():
+    store = InMemoryDatasetStore()
+    with pytest.raises(DataError, match="User 't1' lacks permission for dataset 'x'"):
+        datasets.find_datasets(store, "t1", datasets.DatasetFilter(name="x"), "create_time", True, 1, 30)
+
+
+def test_change_dataset_merges_parser_config_and_refuses_a_taken_name():
+    store = InMemoryDatasetStore()
+    first, second = _today(store, "t1", "one", "two")
+    changed = datasets.change_dataset(store, "t1", first.id, {"parser_config": {"delimiter": "#"}, "pagerank": 7})
+    assert changed.parser_config["delimiter"] == "#" and changed.pagerank == 7
+    assert changed.parser_config["pages"] == [[1, 1000000]]  # what it had is kept
+    with pytest.raises(DataError, match="Dataset name 'ONE' already exists"):
+        datasets.change_dataset(store, "t1", second.id, {"name": "ONE"})
+    with pytest.raises(DataError, match="no properties were modified"):
+        datasets.change_dataset(store, "t1", second.id, {})
+
+
+def test_delete_datasets_is_all_or_nothing_and_requests_a_purge_per_dataset():
+    store, purge = InMemoryDatasetStore(), RecordingPurgeQueue()
+    a, b = _today(store, "t1", "a", "b")
+    with pytest.raises(DataError, match="lacks permission for datasets"):
+        datasets.delete_datasets(store, purge, "t1", [a.id, "f" * 32], False)
+    assert store.count("t1") == 2 and purge.requested == []
+    assert datasets.delete_datasets(store, purge, "t1", None, False) == 0
+    assert datasets.delete_datasets(store, purge, "t1", None, True) == 2
+    assert sorted(purge.requested) == sorted([("t1", a.id), ("t1", b.id)])

@@ -108,6 +108,7 @@ class DatasetModel(Model):
     chunk_num = NumberAttribute(default=0)
     doc_num = NumberAttribute(default=0)
     token_num = NumberAttribute(default=0)
+    pagerank = NumberAttribute(default=0)
     create_time = NumberAttribute()
     update_time = NumberAttribute()
 

@@ -23,6 +23,23 @@ class CleanupQueue:
     def request_purge(self, tenant_id: str, dataset_id: str) -> None:
         self._send({"job": "purge_dataset", "tenant_id": tenant_id, "dataset_id": dataset_id})
 
+    def request_purges(self, tenant_id: str, dataset_ids: list[str]) -> None:
+        """The same job per dataset, ten messages per SendMessageBatch."""
+        queue_url = get_settings().cleanup_queue_url
+        for start in range(0, len(dataset_ids), 10):
+            entries = [
+                {
+                    "Id": str(position),
+                    "MessageBody": json.dumps(
+                        {"job": "purge_dataset", "tenant_id": tenant_id, "dataset_id": dataset_id}
+                    ),
+                }
+                for position, dataset_id in enumerate(dataset_ids[start : start + 10])
+            ]
+            response = client("sqs").send_message_batch(QueueUrl=queue_url, Entries=entries)
+            if response.get("Failed"):  # the jobs are recorded: the purge sweep re-queues them
+                raise RuntimeError(f"the cleanup queue refused messages: {response['Failed']}")
+
     def expire_upload_later(self, tenant_id: str, dataset_id: str, document_id: str, delay_seconds: int) -> None:
         """Check after the delay that a presigned upload arrived; remove its document if not."""
         self._send(

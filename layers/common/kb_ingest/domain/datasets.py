@@ -10,6 +10,8 @@ from typing import Any, Literal, Protocol
 
 from kb_ingest.clock import new_id, now_ms, rfc1123
 from kb_ingest.domain.errors import ArgumentError, DataError, OperatingError, RangeError
+from kb_ingest.domain.naming import name_key
+from kb_ingest.domain.parser_config import deep_merge, parser_config_for
 
 PARSER_TYPES = (
     "naive", "qa", "table", "paper", "book", "laws", "presentation", "manual", "picture", "one", "resume",
@@ -47,13 +49,22 @@ class Dataset:
     chunk_num: int = 0
     doc_num: int = 0
     token_num: int = 0
+    pagerank: int = 0  # today's API has it; the seed API does not show it
 
     def to_api(self) -> dict[str, Any]:
-        """The dataset as RAGFlow shows it."""
+        """The dataset as the seed API shows it."""
         body = asdict(self)
+        for newer in _NEWER_FIELDS:
+            del body[newer]
         body["create_date"] = rfc1123(self.create_time)
         body["update_date"] = rfc1123(self.update_time)
         return dict(sorted(body.items()))
+
+
+_NEWER_FIELDS = ("pagerank",)
+_SETTINGS = frozenset(Dataset.__dataclass_fields__) - {
+    "id", "tenant_id", "name", "create_time", "update_time", "created_by", "chunk_num", "doc_num", "token_num",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -85,9 +96,22 @@ class DatasetStore(Protocol):
     def delete(self, dataset: Dataset) -> bool:
         """Make the dataset disappear and record a purge job; False if it was already gone."""
 
+    def get_many(self, tenant_id: str, dataset_ids: list[str]) -> dict[str, Dataset]:
+        """Those of `dataset_ids` the tenant has, by id."""
+
+    def find_by_name(self, tenant_id: str, name: str) -> Dataset | None:
+        """The tenant's dataset of that name (names are unique case-insensitively)."""
+
+    def count(self, tenant_id: str) -> int: ...
+
+    def delete_many(self, datasets: list[Dataset]) -> list[Dataset]:
+        """`delete` for each, batched; the datasets that were deleted by this call."""
+
 
 class PurgeQueue(Protocol):
     def request_purge(self, tenant_id: str, dataset_id: str) -> None: ...
+
+    def request_purges(self, tenant_id: str, dataset_ids: list[str]) -> None: ...
 
 
 # ---------------------------------------------------------------- create
@@ -116,6 +140,22 @@ def create_dataset(store: DatasetStore, tenant_id: str, body: Mapping[str, Any])
         )
     )
     return {"dataset_name": stored.name, "dataset_id": stored.id}
+
+
+def add_dataset(store: DatasetStore, tenant_id: str, name: str, settings: Mapping[str, Any]) -> Dataset:
+    """A new dataset named `name` (or `name(1)`, ... when taken) with `settings` (any of the
+    dataset's own fields: description, embd_id, parser_id, parser_config, permission, ...)."""
+    unknown = sorted(set(settings) - _SETTINGS)
+    if unknown:
+        raise ValueError(f"not dataset settings: {unknown}")
+    if not name.strip():
+        raise DataError("dataset name can't be empty")
+    now = now_ms()
+    dataset = Dataset(
+        id=new_id(), tenant_id=tenant_id, created_by=tenant_id, name=name.strip(), create_time=now, update_time=now,
+        **{key: value for key, value in settings.items() if value is not None},
+    )  # fmt: skip
+    return store.create(dataset)
 
 
 def _check_name_length(name: str) -> None:
@@ -245,3 +285,117 @@ def delete_dataset(store: DatasetStore, purge: PurgeQueue, tenant_id: str, datas
         raise OperatingError("The dataset cannot be found for your current account.")
     purge.request_purge(tenant_id, dataset_id)
     return f"Remove dataset: {dataset_id} successfully"
+
+
+# ---------------------------------------------------------------- today's API (/api/v1/datasets)
+# Same records and stores as above; the rules and wording are those of RAGFlow's current
+# dataset service (requests are checked field by field in kb_ingest.http.current).
+def _not_yours(tenant_id: str, what: str) -> DataError:
+    return DataError(f"User '{tenant_id}' lacks permission for dataset '{what}'")
+
+
+def owned_dataset(store: DatasetStore, tenant_id: str, dataset_id: str) -> Dataset:
+    dataset = store.get(tenant_id, dataset_id)
+    if dataset is None:
+        raise _not_yours(tenant_id, dataset_id)
+    return dataset
+
+
+@dataclass(frozen=True)
+class DatasetFilter:
+    dataset_id: str | None = None
+    dataset_ids: list[str] | None = None
+    name: str | None = None
+
+
+def find_datasets(
+    store: DatasetStore,
+    tenant_id: str,
+    where: DatasetFilter,
+    order: DatasetOrder,
+    descending: bool,
+    page: int,
+    size: int,
+) -> tuple[list[Dataset], int]:
+    """One page of the tenant's datasets matching `where`, and how many match in all."""
+    if where.dataset_id and where.dataset_ids:
+        raise DataError(f"Should not provide both 'id':{where.dataset_id} and 'ids'{where.dataset_ids}")
+    chosen: list[Dataset] | None = None
+    if where.dataset_id:
+        chosen = [owned_dataset(store, tenant_id, where.dataset_id)]
+    if where.name:
+        named = store.find_by_name(tenant_id, where.name)
+        if named is None:
+            raise _not_yours(tenant_id, where.name)
+        chosen = [named] if chosen is None or chosen[0].id == named.id else []
+    if where.dataset_ids:
+        found = store.get_many(tenant_id, where.dataset_ids)
+        chosen = [found[i] for i in where.dataset_ids if i in found and (chosen is None or found[i] in chosen)]
+    offset = (page - 1) * size
+    if chosen is not None:  # a handful of datasets, already read: order and cut them here
+        chosen.sort(key=lambda d: getattr(d, order), reverse=descending)
+        return chosen[offset : offset + size], len(chosen)
+    datasets, _ = store.list_page(tenant_id, order, descending, offset, size)
+    return datasets, store.count(tenant_id)
+
+
+def change_dataset(store: DatasetStore, tenant_id: str, dataset_id: str, fields: Mapping[str, Any]) -> Dataset:
+    """Apply the fields a client set (domain names); `parser_config` merges into the dataset's
+    own, and a new chunk method without settings starts from that method's defaults."""
+    if not fields:
+        raise DataError("no properties were modified")
+    dataset = owned_dataset(store, tenant_id, dataset_id)
+    values = {key: value for key, value in fields.items() if key != "name"}
+    unknown = sorted(set(values) - _SETTINGS)
+    if unknown:
+        raise ValueError(f"not dataset settings: {unknown}")
+    if values.get("parser_config"):
+        given = dict(values["parser_config"])
+        parent_child = given.get("parent_child") or {}
+        if parent_child.get("use_parent_child"):
+            given["children_delimiter"] = parent_child.get("children_delimiter", "\n")
+            given["enable_children"] = True
+        else:
+            given.update(children_delimiter="", enable_children=False, parent_child={})
+        given.update(given.pop("ext", None) or {})
+        values["parser_config"] = deep_merge(dataset.parser_config, given)
+    method = values.get("parser_id")
+    if method and method != dataset.parser_id and not values.get("parser_config"):
+        values["parser_config"] = parser_config_for(method, None)
+    elif "parser_config" in values and not values["parser_config"]:
+        del values["parser_config"]
+    if "embd_id" in values and not values["embd_id"]:
+        del values["embd_id"]  # an empty model keeps the one the dataset has
+    new_name = fields.get("name")
+    if new_name is not None:
+        new_name = new_name.strip()
+        if name_key(new_name) == name_key(dataset.name) and new_name == dataset.name:
+            new_name = None
+    try:
+        updated = store.update(dataset, DatasetChanges(name=new_name, values=values), now_ms())
+    except NameTaken:
+        raise DataError(f"Dataset name '{new_name}' already exists") from None
+    if updated is None:
+        raise _not_yours(tenant_id, dataset_id)
+    return updated
+
+
+def delete_datasets(
+    store: DatasetStore, purge: PurgeQueue, tenant_id: str, dataset_ids: list[str] | None, delete_all: bool
+) -> int:
+    """Remove datasets from both APIs at once (all of them, or none when one is not the
+    tenant's); their documents and files are purged in the background. Answers how many."""
+    if not dataset_ids:
+        if not delete_all:
+            return 0
+        targets, _ = store.list_page(tenant_id, "create_time", False, 0, -1)
+    else:
+        found = store.get_many(tenant_id, dataset_ids)
+        missing = [dataset_id for dataset_id in dataset_ids if dataset_id not in found]
+        if missing:
+            raise DataError(f"User '{tenant_id}' lacks permission for datasets: '{', '.join(missing)}'")
+        targets = [found[dataset_id] for dataset_id in dataset_ids]
+    deleted = store.delete_many(targets)
+    if deleted:  # one deleted meanwhile by another request was purged by that request
+        purge.request_purges(tenant_id, [dataset.id for dataset in deleted])
+    return len(deleted)

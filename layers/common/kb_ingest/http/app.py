@@ -1,6 +1,12 @@
-"""The FastAPI app every function builds around its one route, and the Lambda entry point."""
+"""The FastAPI app every function builds around its one route, and the Lambda entry point.
+
+The plumbing (trailing slashes, crash handling, Powertools) is the same for both API
+generations; what differs is how each answers errors, which a `Generation` supplies: the seed's
+is below (its envelope module holds its error map), today's is `kb_ingest.http.current.envelope`.
+"""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -30,12 +36,23 @@ class _IgnoreTrailingSlash:
         await self.app(scope, receive, send)
 
 
+@dataclass(frozen=True)
+class Generation:
+    """How one API generation answers what goes wrong, each in its own envelope."""
+
+    domain_error: Callable[[DomainError], JSONResponse]
+    invalid_request: Callable[[str], JSONResponse]  # parameters FastAPI could not read
+    no_route: Callable[[str, str, str], JSONResponse]  # (method, path, detail)
+    crash: Callable[[str], JSONResponse]  # the message quoting the request id
+
+
 class _EnvelopeOnCrash:
-    """Any unexpected exception becomes a code-500 envelope (never a stack trace, never HTTP 5xx),
+    """Any unexpected exception becomes an envelope (never a stack trace, never HTTP 5xx),
     logged with its traceback and the request id a user can quote."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, crash: Callable[[str], JSONResponse]) -> None:
         self.app = app
+        self.crash = crash
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -53,37 +70,42 @@ class _EnvelopeOnCrash:
             if started:
                 raise
             request_id = (scope.get("aws.context") and getattr(scope["aws.context"], "aws_request_id", "")) or ""
-            response = envelope(SERVER_ERROR, f"Internal error; the request id is {request_id or 'unknown'}.")
+            response = self.crash(f"Internal error; the request id is {request_id or 'unknown'}.")
             await response(scope, receive, send)
 
 
-async def _domain_error(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, DomainError)
-    return error_response(error)
+SEED = Generation(
+    domain_error=error_response,
+    invalid_request=lambda message: envelope(CODE_OF_KIND[ErrorKind.ARGUMENT], message),
+    no_route=lambda method, path, detail: envelope(100, f"{detail}: no route for {method} {path}."),
+    crash=lambda message: envelope(SERVER_ERROR, message),
+)
 
 
-async def _validation_error(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    problems = "; ".join(
-        f"{'.'.join(str(part) for part in problem.get('loc', ()))}: {problem.get('msg', '')}"
-        for problem in error.errors()
-    )
-    return envelope(CODE_OF_KIND[ErrorKind.ARGUMENT], f"Invalid request: {problems}")
+def create_app(router: APIRouter, generation: Generation = SEED) -> FastAPI:
+    async def domain_error(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, DomainError)
+        return generation.domain_error(error)
 
+    async def validation_error(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem.get('loc', ()))}: {problem.get('msg', '')}"
+            for problem in error.errors()
+        )
+        return generation.invalid_request(f"Invalid request: {problems}")
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, HTTPException)
-    return envelope(100, f"{error.detail}: no route for {request.method} {request.url.path}.")
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        return generation.no_route(request.method, request.url.path, str(error.detail))
 
-
-def create_app(router: APIRouter) -> FastAPI:
     app = FastAPI(title="kb-ingest", openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
     app.router.redirect_slashes = False
     app.include_router(router)
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_middleware(_EnvelopeOnCrash)
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_middleware(_EnvelopeOnCrash, crash=generation.crash)
     app.add_middleware(_IgnoreTrailingSlash)
     return app
 

@@ -1,0 +1,86 @@
+"""THE one conversion between domain records and today's API (field names and values).
+
+The domain keeps RAGFlow's storage names (`kb_id`, `parser_id`, `embd_id`, `chunk_num`,
+`doc_num`, run `"3"`); today's API shows `dataset_id`, `chunk_method`, `embedding_model`,
+`chunk_count`, `document_count`, run `"DONE"`. One section per resource; the shared helpers
+come first.
+"""
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from kb_ingest.clock import rfc1123
+
+if TYPE_CHECKING:
+    from kb_ingest.domain.datasets import Dataset
+
+
+# ---------------------------------------------------------------- shared helpers
+def renamed(values: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """`values` with each key in `names` replaced by its name there, the rest as they are."""
+    return {names.get(key, key): value for key, value in values.items()}
+
+
+def domain_names(values: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """The inverse of `renamed`: today's field names back to the domain's."""
+    inverse = {api: domain for domain, api in names.items()}
+    return {inverse.get(key, key): value for key, value in values.items()}
+
+
+def dates(create_time: int, update_time: int) -> dict[str, Any]:
+    """Timestamps as RAGFlow shows them: epoch milliseconds plus an HTTP date."""
+    return {
+        "create_time": create_time,
+        "create_date": rfc1123(create_time),
+        "update_time": update_time,
+        "update_date": rfc1123(update_time),
+    }
+
+
+# The document run status: stored as RAGFlow stores it ("0".."4"), shown by name.
+RUN_NAMES = {"0": "UNSTART", "1": "RUNNING", "2": "CANCEL", "3": "DONE", "4": "FAIL"}
+RUN_CODES = {name: code for code, name in RUN_NAMES.items()}
+
+
+def run_name(run: str) -> str:
+    return RUN_NAMES.get(run, run)
+
+
+# ---------------------------------------------------------------- datasets
+DATASET_NAMES = {
+    "parser_id": "chunk_method",
+    "embd_id": "embedding_model",
+    "chunk_num": "chunk_count",
+    "doc_num": "document_count",
+}
+
+
+def dataset_view(dataset: "Dataset") -> dict[str, Any]:
+    """A dataset as today's API answers it (ragflow-sdk's `DataSet` reads these fields)."""
+    return {
+        "id": dataset.id,
+        "name": dataset.name,
+        "avatar": dataset.avatar,
+        "description": dataset.description,
+        "tenant_id": dataset.tenant_id,
+        "created_by": dataset.created_by,
+        "language": dataset.language,
+        "embedding_model": dataset.embd_id,
+        "permission": dataset.permission,
+        "chunk_method": dataset.parser_id,
+        "parser_config": dataset.parser_config,
+        "pagerank": dataset.pagerank,
+        "pipeline_id": None,
+        "similarity_threshold": dataset.similarity_threshold,
+        "vector_similarity_weight": dataset.vector_similarity_weight,
+        "status": dataset.status,
+        "document_count": dataset.doc_num,
+        "chunk_count": dataset.chunk_num,
+        "token_num": dataset.token_num,
+        **dates(dataset.create_time, dataset.update_time),
+    }
+
+
+def dataset_settings(request_fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Fields of a create or update request as the domain's dataset settings."""
+    return domain_names(request_fields, DATASET_NAMES)
