@@ -81,7 +81,7 @@ def test_real_files_parse_to_done_with_chunks_that_add_up(api, filename, expecte
     text = "\n".join(chunk["content"] for chunk in chunks)
     assert "<script" not in text and "\x00" not in text
     assert parsed["process_begin_at"] and parsed["process_duation"] >= 0
-    assert "Done." in parsed["progress_msg"]
+    assert "Task done." in parsed["progress_msg"]
     dataset = api.call("GET", f"/dataset/{dataset_id}")["data"]
     assert (dataset["chunk_num"], dataset["token_num"]) == (parsed["chunk_num"], parsed["token_num"])
 

@@ -98,7 +98,7 @@ def test_a_run_parses_stores_chunks_and_counts_them_on_the_dataset(world, tenant
     assert len({chunk.id for chunk in chunks}) == len(chunks)
     dataset = world.dataset_store.get(tenant_id, world.dataset.id)
     assert (dataset.chunk_num, dataset.token_num) == (document.chunk_num, document.token_num)
-    assert "Fetched the file" in document.progress_msg and "Done." in document.progress_msg
+    assert "Fetched the file" in document.progress_msg and "Task done." in document.progress_msg
     assert world.events.events[-1]["status"] == "DONE"
 
 

@@ -19,6 +19,7 @@ from kb_ingest.dal.names import claimed_keys, document_name_scope, is_claimed
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset
 from kb_ingest.domain.documents import DatasetGone, Document, DocumentExists, DocumentOrder, NameTaken
+from kb_ingest.domain.listing import DocumentFilter, matches
 from kb_ingest.domain.naming import first_free_name, name_key
 
 _MAX_ATTEMPTS = 20
@@ -36,6 +37,8 @@ def to_domain(item: DocumentModel) -> Document:
         if values[name] is not None:
             values[name] = int(values[name])
     values["progress"] = float(values["progress"])
+    values["meta_fields"] = dict(values["meta_fields"] or {})
+    values["config_pinned"] = bool(values["config_pinned"])
     values["process_duation"] = float(values["process_duation"] or 0)
     return Document(**values)
 
@@ -97,6 +100,73 @@ class DynamoDocumentStore:
             if total >= offset and (end is None or total < end):
                 page.append(to_domain(item))
             total += 1
+        return page, total
+
+    def get_many(self, dataset_id: str, document_ids: list[str]) -> dict[str, Document]:
+        """The documents of this dataset among `document_ids` (BatchGetItem, 100 keys a call)."""
+        keys = [(dataset_id, document_id) for document_id in dict.fromkeys(document_ids)]
+        return {str(item.id): to_domain(item) for item in DocumentModel.batch_get(keys, consistent_read=True)}
+
+    def find_by_name(self, dataset_id: str, name: str) -> Document | None:
+        """The document with exactly this name: one Query of the name index (names are unique)."""
+        for item in DocumentModel.by_name.query(
+            dataset_id, DocumentModel.name_key == name_key(name), consistent_read=True, limit=5
+        ):
+            if item.name == name:
+                return to_domain(item)
+        return None
+
+    def filtered_page(
+        self, dataset_id: str, order: DocumentOrder, descending: bool, offset: int, count: int, wanted: DocumentFilter
+    ) -> tuple[list[Document], int | None]:
+        """A page of the documents `wanted` selects, and how many match apart from the time range
+        (None when nothing but the time range filters: the dataset's doc_num is that count).
+
+        Costs: with no filter but the time range and `create_time` order, one Query of the
+        first offset + count items inside the range (the range is the index's key condition);
+        any other filter reads the dataset's documents once in order (a Query of the index,
+        DynamoDB filtering what it can) and keeps the page.
+        """
+        index = {
+            "create_time": DocumentModel.by_create_time,
+            "update_time": DocumentModel.by_update_time,
+            "name": DocumentModel.by_name,
+        }[order]
+        end = offset + count
+        if not wanted.selects_beyond_time() and (order == "create_time" or not wanted.has_time_range()):
+            if end == 0:
+                return [], None
+            range_key = None
+            if wanted.has_time_range():
+                range_key = DocumentModel.create_time.between(wanted.time_from(), wanted.time_to())
+            items = index.query(
+                dataset_id, range_key, scan_index_forward=not descending, limit=end, consistent_read=True
+            )
+            return [to_domain(item) for item in list(items)[offset:]], None
+        condition: Any = None
+        if wanted.runs:
+            condition = DocumentModel.run.is_in(*wanted.runs)
+        if wanted.types:
+            by_type = DocumentModel.type.is_in(*wanted.types)
+            condition = by_type if condition is None else condition & by_type
+        if wanted.keywords:
+            by_name = DocumentModel.name_key.contains(wanted.keywords.lower())
+            condition = by_name if condition is None else condition & by_name
+        page: list[Document] = []
+        total = 0
+        in_range = 0
+        for item in index.query(
+            dataset_id, scan_index_forward=not descending, consistent_read=True, filter_condition=condition
+        ):
+            document = to_domain(item)
+            if not matches(wanted, document):
+                continue
+            total += 1
+            if not wanted.in_time_range(document):
+                continue
+            if offset <= in_range < end:
+                page.append(document)
+            in_range += 1
         return page, total
 
     # ------------------------------------------------------------ writes

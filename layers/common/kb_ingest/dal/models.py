@@ -191,6 +191,8 @@ class DocumentModel(Model):
     settings_fingerprint = UnicodeAttribute(null=True)
     # The document chose its own parser (by type, or template_type): dataset changes skip it.
     parser_pinned = BooleanAttribute(default=False)
+    config_pinned = BooleanAttribute(default=False)  # the document's own parser_config is used
+    meta_fields = JSONAttribute(default=dict)
     # Scheduled reparsing: consecutive failed runs, when to try again, what failed last.
     attempts = NumberAttribute(default=0)
     max_attempts = NumberAttribute(default=3)

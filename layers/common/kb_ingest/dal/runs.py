@@ -8,7 +8,7 @@ late message, a restart or a stop can never be overwritten by an older run.
 from functools import lru_cache
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from kb_ingest.dal.chunks import HEAD, head_item
@@ -190,8 +190,10 @@ class DynamoRunStore:
         progress_msg: str,
         now: int,
         failure: RunFailure | None = None,
+        progress: float | None = None,
     ) -> Document | None:
-        """End the run as FAIL (progress -1) or CANCEL; None when it was not running any more."""
+        """End the run as FAIL (progress -1) or CANCEL (progress kept, unless given); None when
+        it was not running any more."""
         begin = document.process_begin_at or now
         outcome = "FAIL" if state == FAIL else "CANCEL"
         error_class = failure.error_class if failure else None
@@ -199,7 +201,7 @@ class DynamoRunStore:
         actions = [
             DocumentModel.history.set(with_entry(document, run_id, outcome, error_class, reason, now)),
             DocumentModel.run.set(state),
-            DocumentModel.progress.set(-1 if state == FAIL else document.progress),
+            DocumentModel.progress.set(-1 if state == FAIL else document.progress if progress is None else progress),
             DocumentModel.progress_msg.set(progress_msg),
             DocumentModel.process_duation.set(round((now - begin) / 1000, 3)),
             DocumentModel.update_time.set(now),
@@ -213,6 +215,51 @@ class DynamoRunStore:
                 DocumentModel.next_retry_at.set(now + retry_delay_ms(attempts)),
             ]
         return self._update_run(document.kb_id, document.id, run_id, actions)
+
+    def reset(self, document: Document, values: dict[str, Any], now: int) -> Document | None:
+        """Back to UNSTART with `values` set (a new chunk method): any run in flight stops
+        counting (its writes are conditional on its run id), the chunks stop being served, and
+        the document's counts leave the dataset in the same transaction. None when it is gone."""
+        for _ in range(_MAX_ATTEMPTS):
+            actions = [getattr(DocumentModel, key).set(value) for key, value in values.items()]
+            actions += [
+                DocumentModel.run.set("0"),
+                DocumentModel.run_id.remove(),
+                DocumentModel.chunks_run_id.remove(),
+                DocumentModel.progress.set(0),
+                DocumentModel.progress_msg.set(""),
+                DocumentModel.chunk_num.set(0),
+                DocumentModel.token_num.set(0),
+                DocumentModel.update_time.set(now),
+                DocumentModel.lease_until.remove(),
+            ]
+            try:
+                with Transaction(self._connection) as transaction:
+                    transaction.update("document", to_item(document), actions=actions)
+                    if document.chunk_num or document.token_num:
+                        transaction.update(
+                            "dataset",
+                            DatasetModel(document.tenant_id, document.kb_id),
+                            actions=[
+                                DatasetModel.chunk_num.add(-document.chunk_num),
+                                DatasetModel.token_num.add(-document.token_num),
+                            ],
+                            condition=DatasetModel.id.exists(),
+                        )
+            except TransactionCancelled:
+                fresh = self._read(document)
+                if fresh is None:
+                    return None
+                document = fresh  # changed meanwhile (a run finished): reset what it is now
+                continue
+            return self._read(document)
+        raise RuntimeError("could not reset the document: too much contention")
+
+    def _read(self, document: Document) -> Document | None:
+        try:
+            return to_domain(DocumentModel.get(document.kb_id, document.id, consistent_read=True))
+        except DoesNotExist:
+            return None
 
     def set_outcome(self, document: Document, state: str, progress: float, progress_msg: str, now: int) -> None:
         """Settle a document that needs no parsing at all (an empty file)."""

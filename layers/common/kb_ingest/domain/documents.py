@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from kb_ingest.clock import new_id, now_ms, rfc1123
 from kb_ingest.domain.datasets import PARSER_TYPES, Dataset, parse_bool, parse_int
-from kb_ingest.domain.errors import ArgumentError, DataError, RangeError
+from kb_ingest.domain.errors import ArgumentError, DataError, RangeError, UploadRefused
 from kb_ingest.domain.naming import split_extension
 
 MAX_FILES_PER_UPLOAD = 256
@@ -151,7 +151,8 @@ def clean_filename(raw: str) -> str:
 
 _INTERNAL_FIELDS = (
     "version", "tenant_id", "run_id", "chunks_run_id", "lease_until", "source_etag", "parsed_etag",
-    "settings_fingerprint", "parser_pinned", "next_retry_at", "last_error_class", "history",
+    "settings_fingerprint", "parser_pinned", "config_pinned", "next_retry_at", "last_error_class", "history",
+    "meta_fields",
 )  # fmt: skip
 
 
@@ -189,6 +190,10 @@ class Document:
     parsed_etag: str | None = None
     settings_fingerprint: str | None = None
     parser_pinned: bool = False
+    # The document has its own parser_config (set through the current API): runs use it.
+    config_pinned: bool = False
+    # User metadata of the current API (`meta_fields`): flat values or lists of them.
+    meta_fields: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     max_attempts: int = 3
     next_retry_at: int | None = None
@@ -242,6 +247,16 @@ class DocumentStore(Protocol):
 
     def page_after(self, dataset_id: str, after: str | None, limit: int) -> tuple[list[Document], str | None]:
         """Documents in id order after `after`, and the cursor of the next page (None at the end)."""
+
+    def get_many(self, dataset_id: str, document_ids: list[str]) -> dict[str, "Document"]:
+        """The documents of the dataset among these ids (a batch read)."""
+
+    def find_by_name(self, dataset_id: str, name: str) -> "Document | None": ...
+
+    def filtered_page(
+        self, dataset_id: str, order: DocumentOrder, descending: bool, offset: int, count: int, wanted: Any
+    ) -> tuple[list["Document"], int | None]:
+        """A page of what `wanted` (a kb_ingest.domain.listing.DocumentFilter) selects."""
 
     def update(self, document: Document, values: dict[str, Any], new_name: str | None) -> Document | None: ...
 
@@ -427,5 +442,72 @@ def document_to_download(store: DocumentStore, dataset: Dataset | None, dataset_
     if document.upload_status == "pending":
         raise DataError("This file has not been uploaded yet.")
     if document.size == 0:
+        raise DataError("This file is empty.")
+    return document
+
+
+# ---------------------------------------------------------------- upload (current API)
+def upload_checked_files(
+    store: DocumentStore,
+    files_store: FileStore,
+    dataset: Dataset | None,
+    dataset_id: str,
+    files: list[IncomingFile] | None,
+    max_bytes: int,
+) -> list[Document]:
+    """RAGFlow's current upload rules (`POST /datasets/{id}/documents`): the dataset first, then
+    every file; one unsupported file refuses the whole request, so nothing is half-uploaded."""
+    if dataset is None:
+        raise DataError(f"Can't find the dataset with ID {dataset_id}!")
+    if not files:
+        raise ArgumentError("No file part!")
+    if len(files) > MAX_FILES_PER_UPLOAD:
+        raise ArgumentError(
+            f"You try to upload {len(files)} files, which exceeds the maximum number of uploading files: "
+            f"{MAX_FILES_PER_UPLOAD}"
+        )
+    checked: list[tuple[str, str]] = []
+    refused: list[str] = []
+    for incoming in files:
+        name = clean_filename(incoming.filename or "")
+        if not name:
+            raise ArgumentError("No file selected!")
+        if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+            raise ArgumentError(f"File name must be {MAX_NAME_BYTES} bytes or less.")
+        kind = file_type(name)
+        if kind is None:
+            refused.append(f"{name}: This type of file has not been supported yet!")
+        elif len(incoming.content) > max_bytes:
+            refused.append(
+                f"{name}: the file is {len(incoming.content)} bytes, over the {max_bytes}-byte limit of this route; "
+                "upload it through POST /api/v1/dataset/{dataset_id}/documents/upload_url instead."
+            )
+        checked.append((name, kind or ""))
+    if refused:
+        raise UploadRefused("\n".join(refused))
+    documents = [
+        new_document(dataset, name, kind, len(incoming.content))
+        for (name, kind), incoming in zip(checked, files, strict=True)
+    ]
+    files_store.put_many([(document, incoming.content) for document, incoming in zip(documents, files, strict=True)])
+    try:
+        return store.add(dataset, documents)
+    except DatasetGone:
+        for document in documents:
+            files_store.delete_files(document)
+        raise DataError(f"Can't find the dataset with ID {dataset_id}!") from None
+
+
+# ---------------------------------------------------------------- download (current API)
+def document_file(store: DocumentStore, dataset: Dataset | None, tenant_id: str, document_id: str) -> Document:
+    """The document whose file `GET /datasets/{id}/documents/{id}` serves, with RAGFlow's
+    answers: an unknown dataset or document is "document not found", a document of another
+    of the tenant's datasets is "The dataset not own the document ..."."""
+    document = store.get(dataset.id, document_id) if dataset is not None else None
+    if document is None:
+        if dataset is not None and store.locate(tenant_id, document_id) is not None:
+            raise DataError(f"The dataset not own the document {document_id}.")
+        raise DataError("document not found")
+    if document.upload_status == "pending" or document.size == 0:
         raise DataError("This file is empty.")
     return document

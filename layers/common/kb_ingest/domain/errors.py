@@ -16,6 +16,7 @@ class ErrorKind(Enum):
     DATA = "data"
     OPERATING = "operating"
     AUTHENTICATION = "authentication"
+    REFUSED = "refused"  # the server would not take the input (RAGFlow answers code 500)
 
 
 class DomainError(Exception):
@@ -47,3 +48,10 @@ class RangeError(DomainError):
     """RAGFlow answers an out-of-range offset with code 100 and a Python exception repr."""
 
     kind = ErrorKind.EXCEPTION
+
+
+class UploadRefused(DomainError):
+    """Files the server does not take (an unsupported type): RAGFlow's current API answers
+    these with its server-error code."""
+
+    kind = ErrorKind.REFUSED

@@ -65,10 +65,10 @@ def with_entry(
 
 
 def effective_settings(document: Document, dataset: Dataset) -> tuple[str, dict[str, Any], str]:
-    """The parser a run of this document uses: the dataset's, unless the document chose its own,
-    and a fingerprint that changes whenever those settings do."""
+    """The parser a run of this document uses: the dataset's, unless the document chose its own
+    (parser or parser_config), and a fingerprint that changes whenever those settings do."""
     parser_id = document.parser_id if document.parser_pinned else dataset.parser_id
-    parser_config = dict(dataset.parser_config)
+    parser_config = dict(document.parser_config if document.config_pinned else dataset.parser_config)
     fingerprint = hashlib.sha256(json.dumps([parser_id, parser_config], sort_keys=True).encode()).hexdigest()[:16]
     return parser_id, parser_config, fingerprint
 
@@ -101,7 +101,11 @@ class RunStore(Protocol):
         progress_msg: str,
         now: int,
         failure: RunFailure | None = None,
+        progress: float | None = None,
     ) -> Document | None: ...
+
+    def reset(self, document: Document, values: dict[str, Any], now: int) -> Document | None:
+        """Back to UNSTART, counts off the dataset, with `values` set."""
 
     def set_outcome(self, document: Document, state: str, progress: float, progress_msg: str, now: int) -> None: ...
 

@@ -177,7 +177,7 @@ def run_parse(
             raise ParseError("No text could be extracted from this file.")
         sink.close({"run_id": job.run_id, "tokens": tokens})
         progress.say(f"Stored {sink.count} chunks ({tokens} tokens).", 0.95)
-        done_lines = f"{progress.lines}\n{log_line('Done.')}"
+        done_lines = f"{progress.lines}\n{log_line('Task done.')}"
         if not runs.finish(document, job.run_id, RunResult(sink.count, tokens, etag), done_lines, now_ms()):
             raise RunStopped
         finished = documents.get(job.dataset_id, job.document_id) or document

@@ -11,6 +11,7 @@ from kb_ingest.http.auth import TenantId
 
 if TYPE_CHECKING:
     from kb_ingest.dal.blobs import S3FileStore
+    from kb_ingest.dal.deletion_jobs import S3DeletionJobs
     from kb_ingest.dal.events import EventBridgePublisher
     from kb_ingest.dal.queues import CleanupQueue, ParseQueue
     from kb_ingest.dal.runs import DynamoRunStore
@@ -58,6 +59,13 @@ def get_parse_queue() -> "ParseQueue":
 
 
 @lru_cache(maxsize=1)
+def get_deletion_jobs() -> "S3DeletionJobs":
+    from kb_ingest.dal.deletion_jobs import S3DeletionJobs
+
+    return S3DeletionJobs()
+
+
+@lru_cache(maxsize=1)
 def get_events() -> "EventBridgePublisher":
     from kb_ingest.dal.events import EventBridgePublisher
 
@@ -72,6 +80,7 @@ if TYPE_CHECKING:
     Runs = Annotated[DynamoRunStore, Depends(get_run_store)]
     ParseRequests = Annotated[ParseQueue, Depends(get_parse_queue)]
     Events = Annotated[EventBridgePublisher, Depends(get_events)]
+    DeletionJobs = Annotated[S3DeletionJobs, Depends(get_deletion_jobs)]
 else:  # the same aliases without importing the storage modules
     Datasets = Annotated[Any, Depends(get_datasets)]
     Documents = Annotated[Any, Depends(get_documents)]
@@ -80,5 +89,8 @@ else:  # the same aliases without importing the storage modules
     Runs = Annotated[Any, Depends(get_run_store)]
     ParseRequests = Annotated[Any, Depends(get_parse_queue)]
     Events = Annotated[Any, Depends(get_events)]
+    DeletionJobs = Annotated[Any, Depends(get_deletion_jobs)]
 
-__all__ = ["Cleanup", "Datasets", "Documents", "Events", "Files", "ParseRequests", "Runs", "TenantId"]
+__all__ = [
+    "Cleanup", "Datasets", "DeletionJobs", "Documents", "Events", "Files", "ParseRequests", "Runs", "TenantId",
+]  # fmt: skip

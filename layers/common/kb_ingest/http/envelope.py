@@ -14,6 +14,7 @@ CODE_OF_KIND = {
     ErrorKind.DATA: 102,
     ErrorKind.OPERATING: 103,
     ErrorKind.AUTHENTICATION: 109,
+    ErrorKind.REFUSED: SERVER_ERROR,
 }
 _NO_DATA = object()
 

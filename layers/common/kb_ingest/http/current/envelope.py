@@ -26,6 +26,7 @@ CODE_OF_KIND = {
     ErrorKind.DATA: DATA_ERROR,
     ErrorKind.OPERATING: OPERATING_ERROR,
     ErrorKind.AUTHENTICATION: UNAUTHORIZED,
+    ErrorKind.REFUSED: 500,  # input the server will not take (RAGFlow's server-error code)
 }
 # What RAGFlow answers for any authentication failure, whatever the reason (the repr of the
 # exception its login check raises); its suites compare it verbatim.
@@ -42,14 +43,17 @@ def ok(data: Any = _NO_DATA, *, total: int | None = None) -> JSONResponse:
     return JSONResponse(body)
 
 
-def failure(code: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message or "Error"})
+def failure(code: int, message: str, data: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message or "Error"}
+    if data is not None:
+        body["data"] = data  # details some errors carry (e.g. a stop's `error_code`)
+    return JSONResponse(body)
 
 
 def error_response(error: DomainError) -> JSONResponse:
     if error.kind is ErrorKind.AUTHENTICATION:
         return unauthorized()
-    return failure(CODE_OF_KIND[error.kind], error.message)
+    return failure(CODE_OF_KIND[error.kind], error.message, error.data)
 
 
 def unauthorized() -> JSONResponse:

@@ -13,6 +13,7 @@ from kb_ingest.clock import rfc1123
 
 if TYPE_CHECKING:
     from kb_ingest.domain.datasets import Dataset
+    from kb_ingest.domain.documents import Document
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -84,3 +85,44 @@ def dataset_view(dataset: "Dataset") -> dict[str, Any]:
 def dataset_settings(request_fields: Mapping[str, Any]) -> dict[str, Any]:
     """Fields of a create or update request as the domain's dataset settings."""
     return domain_names(request_fields, DATASET_NAMES)
+
+
+# ---------------------------------------------------------------- documents
+DOCUMENT_NAMES = {
+    "kb_id": "dataset_id",
+    "parser_id": "chunk_method",
+    "chunk_num": "chunk_count",
+    "token_num": "token_count",
+    "process_duation": "process_duration",
+}
+
+
+def document_view(document: "Document") -> dict[str, Any]:
+    """A document as today's API answers it (ragflow-sdk's `Document` reads these fields)."""
+    from kb_ingest.domain.documents import extension_of
+
+    return {
+        "id": document.id,
+        "name": document.name,
+        "dataset_id": document.kb_id,
+        "chunk_method": document.parser_id,
+        "pipeline_id": None,
+        "parser_config": document.parser_config,
+        "source_type": document.source_type,
+        "type": document.type,
+        "created_by": document.created_by,
+        "location": document.location,
+        "size": document.size,
+        "thumbnail": document.thumbnail,
+        "suffix": extension_of(document.name),
+        "chunk_count": document.chunk_num,
+        "token_count": document.token_num,
+        "progress": document.progress,
+        "progress_msg": document.progress_msg,
+        "process_begin_at": rfc1123(document.process_begin_at) if document.process_begin_at else None,
+        "process_duration": document.process_duation,
+        "run": run_name(document.run),
+        "status": document.status,
+        "meta_fields": document.meta_fields,
+        **dates(document.create_time, document.update_time),
+    }
