@@ -236,6 +236,8 @@ class DynamoRunStore:
             try:
                 with Transaction(self._connection) as transaction:
                     transaction.update("document", to_item(document), actions=actions)
+                    if document.chunks_run_id:  # the change feed: these chunks are retired
+                        transaction.delete("head", ChunkModel(document.id, HEAD))
                     if document.chunk_num or document.token_num:
                         transaction.update(
                             "dataset",

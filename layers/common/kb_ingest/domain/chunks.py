@@ -14,11 +14,15 @@ produced or a user added exists and the document's counts match what is stored.
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kb_ingest.clock import new_id, now_ms
 from kb_ingest.domain.documents import Document
 from kb_ingest.domain.errors import ArgumentError, DataError
+
+if TYPE_CHECKING:
+    from kb_ingest.domain.datasets import DatasetStore
+    from kb_ingest.domain.documents import DocumentStore
 
 RUNNING = "1"
 # Added chunks sort after every parsed one, in the order they were added (RAGFlow lists chunks
@@ -132,7 +136,13 @@ def seed_chunk(chunk: StoredChunk, index: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the current API
-def require_document(document: Document | None, document_id: str) -> Document:
+def owned_document(
+    datasets: "DatasetStore", documents: "DocumentStore", tenant_id: str, dataset_id: str, document_id: str
+) -> Document:
+    """The document, checked as RAGFlow's chunk routes check it (two reads, no query)."""
+    if datasets.get(tenant_id, dataset_id) is None:
+        raise DataError(f"You don't own the dataset {dataset_id}.")
+    document = documents.get(dataset_id, document_id)
     if document is None:
         raise DataError(f"you don't own the document {document_id}")
     return document
@@ -173,7 +183,7 @@ def list_chunks(store: ChunkStore, document: Document, query: Mapping[str, Any])
 def get_chunk(store: ChunkStore, document: Document, chunk_ref: str) -> StoredChunk:
     found = store.get(document, chunk_ref)
     if found is None:
-        raise DataError("Chunk not found!", data=False)
+        raise DataError("Chunk not found!")
     return found
 
 
