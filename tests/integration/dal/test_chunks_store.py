@@ -248,3 +248,13 @@ def test_the_stream_records_every_change_retrieval_must_index(world, local_stack
     assert [image["generation"]["S"] for image in published] == [run_id]
     removed = [image["chunk_id"]["S"] for name, image in tail if name == "REMOVE" and "chunk_id" in image]
     assert added.id in removed
+
+
+def test_disabling_a_document_is_one_head_change_on_the_feed(world, local_stack):
+    document_id = world.upload("notes.txt", b"some notes")
+    world.add(document_id, {"content": "first"})
+    assert ChunkModel.get(document_id, HEAD).available is True
+    world.store.update(world.doc(document_id), {"status": "0"}, None)
+    assert ChunkModel.get(document_id, HEAD).available is False
+    [(name, image)] = _of(_stream_records(local_stack), document_id)[-1:]
+    assert (name, image["chunk_key"]["S"], image["available"]) == ("MODIFY", HEAD, {"BOOL": False})

@@ -122,7 +122,27 @@ def to_domain(item: ChunkModel) -> StoredChunk:
 
 
 def head_item(document: Document, generation: str) -> ChunkModel:
-    return ChunkModel(document.id, HEAD, generation=generation, dataset_id=document.kb_id, tenant_id=document.tenant_id)
+    return ChunkModel(
+        document.id,
+        HEAD,
+        generation=generation,
+        dataset_id=document.kb_id,
+        tenant_id=document.tenant_id,
+        available=document.status == "1",  # the document is enabled
+    )
+
+
+def mark_document_enabled(document: Document, enabled: bool) -> None:
+    """The head's `available` follows the document's status (a no-op without a head)."""
+    from pynamodb.exceptions import UpdateError
+
+    try:
+        ChunkModel(document.id, HEAD).update(
+            actions=[ChunkModel.available.set(enabled)], condition=ChunkModel.chunk_key.exists()
+        )
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def _delete_keys(items: Iterator[ChunkModel]) -> int:
