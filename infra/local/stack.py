@@ -228,6 +228,9 @@ class LocalStack:
             from moto.server import ThreadedMotoServer
 
             serialize_moto_dynamodb()
+            from infra.local import moto_transactions
+
+            moto_transactions.install()  # after serializing: it relies on one request at a time
 
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request otherwise
             self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
