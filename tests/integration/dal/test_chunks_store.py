@@ -136,6 +136,17 @@ def test_delete_reports_missing_ids_after_deleting_the_rest_and_counts_stay_exac
     assert list(ChunkModel.query(document_id)) == []
 
 
+def test_deleting_many_ids_takes_one_pass_over_the_index_and_counts_exactly(world):
+    document_id = world.upload("notes.txt", b"some notes")
+    ids = [world.add(document_id, {"content": f"chunk test {n}"}).id for n in range(130)]
+    outcome = world.chunk_store.delete(world.doc(document_id), [*ids[:120], "missing"])
+    assert (outcome.count, outcome.missing) == (120, ["missing"])  # two transactions (98 + 22)
+    left = world.chunk_store.page(world.doc(document_id), 0, 100)
+    assert [chunk.id for chunk in left.chunks] == ids[120:]
+    tokens = sum(chunk.token_count for chunk in left.chunks)
+    assert world.counts(document_id) == ((10, tokens), (10, tokens))
+
+
 def test_content_over_the_item_limit_is_kept_in_s3_and_read_back(world):
     document_id = world.upload("notes.txt", b"some notes")
     big = "word " * (MAX_INLINE_CONTENT_BYTES // 4)

@@ -44,6 +44,7 @@ BATCH_SIZE = 25  # BatchWriteItem's limit
 _CHUNKS_PER_TRANSACTION = 98
 _MAX_ATTEMPTS = 20
 _QUERY_PAGE = 200
+_FEW = 10  # up to this many ids are looked up one by one; more, in one pass over the index
 
 
 def chunk_key(generation: str, position: int, chunk_id: str) -> str:
@@ -276,10 +277,31 @@ class DynamoChunkStore:
         if not generation:
             return None
         for item in ChunkModel.by_chunk_id.query(
-            document.id, ChunkModel.chunk_ref == chunk_ref(generation, chunk_id), limit=1
+            document.id, ChunkModel.chunk_ref == chunk_ref(generation, chunk_id), limit=1, consistent_read=True
         ):
             return item
         return None
+
+    def _keys_of(self, document: Document, generation: str, chunk_ids: Sequence[str]) -> dict[str, ChunkModel]:
+        """The index entries of these chunks: one Query each for a few, one pass over the
+        generation's index (keys, counts) for many."""
+        if len(chunk_ids) <= _FEW:
+            found = {}
+            for chunk_id in chunk_ids:
+                key = self._key_of(document, chunk_id)
+                if key is not None:
+                    found[chunk_id] = key
+            return found
+        wanted = set(chunk_ids)
+        prefix = f"{generation}#"
+        found = {}
+        for item in ChunkModel.by_chunk_id.query(
+            document.id, ChunkModel.chunk_ref.startswith(prefix), consistent_read=True, page_size=1000
+        ):
+            chunk_id = str(item.chunk_ref)[len(prefix) :]
+            if chunk_id in wanted:
+                found[chunk_id] = item
+        return found
 
     def exists(self, document: Document, chunk_id: str) -> bool:
         return self._key_of(document, chunk_id) is not None
@@ -382,38 +404,26 @@ class DynamoChunkStore:
         generation = document.chunks_run_id
         if not generation:
             return Deleted(0, list(chunk_ids))
-        found: list[ChunkModel] = []
-        missing: list[str] = []
-        for chunk_id in chunk_ids:
-            key = self._key_of(document, chunk_id)
-            if key is None:
-                missing.append(chunk_id)
-            else:
-                found.append(key)
+        found = self._keys_of(document, generation, chunk_ids)
+        missing = [chunk_id for chunk_id in chunk_ids if chunk_id not in found]
+        keys = list(found.values())
         deleted = 0
-        for start in range(0, len(found), _CHUNKS_PER_TRANSACTION):
-            deleted += self._delete_batch(document, generation, found[start : start + _CHUNKS_PER_TRANSACTION])
+        for start in range(0, len(keys), _CHUNKS_PER_TRANSACTION):
+            deleted += self._delete_batch(document, generation, keys[start : start + _CHUNKS_PER_TRANSACTION])
         return Deleted(deleted, missing)
 
     def _delete_batch(self, document: Document, generation: str, keys: list[ChunkModel]) -> int:
-        """Delete these chunks and take exactly their counts off, retrying without any that a
-        concurrent request deleted first."""
+        """Delete these chunks and take exactly their counts off (the index carries each one's
+        tokens), retrying without any that a concurrent request deleted first."""
         for _ in range(_MAX_ATTEMPTS):
             if not keys:
                 return 0
-            items = []
-            for key in keys:
-                try:
-                    items.append(ChunkModel.get(key.document_id, key.chunk_key, consistent_read=True))
-                except DoesNotExist:
-                    continue
-            if not items:
-                return 0
-            tokens = sum(int(item.token_count or 0) for item in items)
-            document_counts, dataset_counts = _count_actions(-len(items), -tokens)
+            tokens = sum(int(key.token_count or 0) for key in keys)
+            document_counts, dataset_counts = _count_actions(-len(keys), -tokens)
             try:
                 with Transaction(self._connection) as transaction:
-                    for index, item in enumerate(items):
+                    for index, key in enumerate(keys):
+                        item = ChunkModel(key.document_id, key.chunk_key)
                         transaction.delete(f"chunk {index}", item, condition=ChunkModel.chunk_key.exists())
                     transaction.update(
                         "document",
@@ -433,12 +443,12 @@ class DynamoChunkStore:
                     return 0  # re-parsed or deleted meanwhile: these chunks are no longer visible
                 if cancelled.conflict:
                     time.sleep(0.02)
-                keys = items
+                keys = [key for key in keys if _still_there(key)]
                 continue
-            for item in items:
-                if item.content_key:
-                    client("s3").delete_object(Bucket=get_settings().documents_bucket, Key=item.content_key)
-            return len(items)
+            for key in keys:
+                if key.content_key:
+                    client("s3").delete_object(Bucket=get_settings().documents_bucket, Key=key.content_key)
+            return len(keys)
         raise RuntimeError("could not delete the chunks: too much contention")
 
     def delete_all(self, document: Document) -> int:
@@ -486,6 +496,14 @@ class DynamoChunkStore:
             delete_prefix(run_prefix(document.tenant_id, document.kb_id, document.id, generation))
             return count
         raise RuntimeError("could not delete the chunks: too much contention")
+
+
+def _still_there(key: ChunkModel) -> bool:
+    try:
+        ChunkModel.get(key.document_id, key.chunk_key, consistent_read=True, attributes_to_get=["chunk_key"])
+    except DoesNotExist:
+        return False
+    return True
 
 
 def _fresh(document: Document) -> Document | None:

@@ -213,12 +213,12 @@ class DocumentModel(Model):
 
 # ---------------------------------------------------------------- chunks
 class _ChunksById(LocalSecondaryIndex):
-    """`{generation}#{chunk_id}` -> the chunk's key: finds one chunk by id with one small read.
-    Sparse: a document's head item has no chunk_ref."""
+    """`{generation}#{chunk_id}` -> the chunk's key (and what a delete needs: its token count and
+    offloaded content): one small read per chunk by id. Sparse: the head item has no chunk_ref."""
 
     class Meta:
         index_name = "by_chunk_id"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(["token_count", "content_key"])
 
     document_id = UnicodeAttribute(hash_key=True)
     chunk_ref = UnicodeAttribute(range_key=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kb_ingest.clock import new_id, now_ms
 from kb_ingest.domain.documents import Document
-from kb_ingest.domain.errors import ArgumentError, DataError
+from kb_ingest.domain.errors import ArgumentError, DataError, RangeError
 
 if TYPE_CHECKING:
     from kb_ingest.domain.datasets import DatasetStore
@@ -187,14 +187,20 @@ def get_chunk(store: ChunkStore, document: Document, chunk_ref: str) -> StoredCh
     return found
 
 
-def _string_list(body: Mapping[str, Any], name: str, not_list: str) -> list[str] | None:
+def _string_list(body: Mapping[str, Any], name: str, not_list: str, checks_items: bool = True) -> list[str] | None:
+    """A list of strings. Where RAGFlow checks only that it is a list (update's keywords and
+    questions), an item that is not a string fails as its tokenizer's join does there."""
     if name not in body:
         return None
     value = body[name]
     if not isinstance(value, list):
         raise DataError(not_list)
-    if not all(isinstance(item, str) for item in value):
-        raise DataError(f"`{name}` must be a list of strings")
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            if checks_items:
+                raise DataError(f"`{name}` must be a list of strings")
+            found = type(item).__name__
+            raise RangeError(f"TypeError('sequence item {index}: expected str instance, {found} found')")
     return value
 
 
@@ -275,10 +281,10 @@ def update_chunk(
         if _is_empty(content) or not isinstance(content, str):
             raise DataError("`content` is required")
         changes["content"] = content
-    keywords = _string_list(body, "important_keywords", "`important_keywords` should be a list")
+    keywords = _string_list(body, "important_keywords", "`important_keywords` should be a list", checks_items=False)
     if keywords is not None:
         changes["important_keywords"] = keywords
-    questions = _string_list(body, "questions", "`questions` should be a list")
+    questions = _string_list(body, "questions", "`questions` should be a list", checks_items=False)
     if questions is not None:
         changes["questions"] = _clean_questions(questions)
     tags = _string_list(body, "tag_kwd", "`tag_kwd` should be a list")
