@@ -132,3 +132,16 @@ def test_reparsing_replaces_chunks_and_keeps_counts_exact(rag, http):
     [after] = dataset.list_documents(id=document.id)
     [listed_dataset] = rag.list_datasets(id=dataset.id)
     assert after.chunk_count == len(first) == listed_dataset.chunk_count
+
+
+def test_concurrent_adds_are_all_stored_and_counted(rag, http):
+    from concurrent.futures import ThreadPoolExecutor
+
+    dataset = rag.create_dataset(name="concurrent")
+    [document] = dataset.upload_documents([{"display_name": "empty.txt", "blob": b"unparsed"}])
+    base = f"/datasets/{dataset.id}/documents/{document.id}/chunks"
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        answers = list(pool.map(lambda n: http("POST", base, json={"content": f"chunk test {n}"}), range(20)))
+    assert all(answer["code"] == 0 for answer in answers), answers
+    listed = http("GET", base, params={"page_size": 100})["data"]
+    assert listed["total"] == listed["doc"]["chunk_count"] == len(listed["chunks"]) == 20

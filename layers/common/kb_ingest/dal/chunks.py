@@ -265,7 +265,7 @@ class DynamoChunkStore:
             chunk = to_domain(item)
             if available is not None and chunk.available != available:
                 continue
-            if terms and not matches(chunk, terms):
+            if terms and not matches(chunk, terms, document.name):
                 continue
             if offset <= total < offset + limit:
                 chosen.append(chunk)

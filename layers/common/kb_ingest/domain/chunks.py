@@ -291,13 +291,7 @@ def update_chunk(
     if tags is not None:
         changes["tag_kwd"] = tags
     if "available" in body:
-        available = body["available"]
-        if isinstance(available, bool) or (isinstance(available, int) and available in (0, 1)):
-            changes["available"] = bool(available)
-        elif isinstance(available, str) and available.lower() in ("true", "false", "0", "1"):
-            changes["available"] = available.lower() in ("true", "1")
-        else:
-            raise DataError("`available` should be a boolean")
+        changes["available"] = _available(body["available"])
     if "positions" in body:
         positions = body["positions"]
         if not isinstance(positions, list):
@@ -318,6 +312,19 @@ def update_chunk(
     if not store.update(document, updated, token_delta):
         raise DataError(f"Can't find this chunk {chunk_ref}")
     return updated
+
+
+def _available(value: Any) -> bool:
+    """RAGFlow stores `int(available)`: true/false, numbers and numeric strings pass; any other
+    string fails as int() does there (code 100, its exception)."""
+    if isinstance(value, bool | int | float):
+        return int(value) != 0
+    if isinstance(value, str):
+        try:
+            return int(value) != 0
+        except ValueError:
+            raise RangeError(f"ValueError(\"invalid literal for int() with base 10: '{value}'\")") from None
+    raise DataError("`available` should be a boolean")
 
 
 @dataclass(frozen=True)
@@ -357,10 +364,13 @@ def delete_chunks(store: ChunkStore, document: Document, body: Mapping[str, Any]
     return DeleteOutcome(outcome.count, f"deleted {outcome.count} chunks")
 
 
-def matches(chunk: StoredChunk, terms: list[str]) -> bool:
+def matches(chunk: StoredChunk, terms: list[str], document_name: str = "") -> bool:
     """A keyword search within one document: every term appears in the content, keywords or
-    questions, ignoring case (retrieval, with ranking, is a separate route)."""
-    haystack = "\n".join([chunk.content, *chunk.important_keywords, *chunk.questions]).lower()
+    questions, ignoring case (retrieval, with ranking, is a separate route). Parsed chunks match
+    their document's name too, as RAGFlow indexes each parsed chunk with its title (added chunks
+    are not)."""
+    title = document_name if chunk.position < ADDED_POSITION_BASE else ""
+    haystack = "\n".join([chunk.content, *chunk.important_keywords, *chunk.questions, title]).lower()
     return all(term in haystack for term in terms)
 
 
