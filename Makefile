@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-py$(PYTHON_VERSION)
 export PYTHONPATH := layers/common:.
 
-.PHONY: serve test lint format typecheck unit e2e bench keys openapi deploy clean
+.PHONY: serve test lint format typecheck unit e2e bench keys openapi deploy clean ragflow-suites
 
 $(INSTALLED): pyproject.toml layers/common/requirements.txt functions/parse_document/requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (e.g. pyenv install $(PYTHON_VERSION)) or pass PYTHON=/path/to/python$(PYTHON_VERSION)"; exit 1; }
@@ -50,6 +50,13 @@ e2e: $(INSTALLED)
 
 bench: $(INSTALLED) ## benchmarks: figures and ratios against baselines measured in the same run
 	$(BIN)/python -m benchmarks
+
+# RAGFlow's own current API suites against the local stack, by hand (CI has no RAGFlow checkout):
+#   make ragflow-suites RAGFLOW=/path/to/ragflow [SUITES="http-datasets sdk-datasets"] [ARGS="-- -x"]
+ragflow-suites: $(INSTALLED) ## run RAGFlow's test suites against the local stack
+	@test -n "$(RAGFLOW)" || { echo "RAGFLOW=/path/to/a/ragflow/checkout is required"; exit 1; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r infra/ragflow_suites/requirements.txt
+	$(BIN)/python -m infra.ragflow_suites $(RAGFLOW) $(foreach s,$(SUITES),--suite $(s)) $(ARGS)
 
 openapi: $(INSTALLED) ## regenerate docs/openapi.json from the routes
 	$(BIN)/python -m infra.openapi

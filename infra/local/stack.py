@@ -17,6 +17,7 @@ VisibilityTimeout (the template's value otherwise).
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import os
@@ -157,6 +158,67 @@ def serialize_moto_dynamodb() -> None:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
+def undo_moto_transactions_item_by_item() -> None:
+    """Make a failed TransactWriteItems undo its own writes instead of restoring copied tables.
+
+    moto deep-copies a table once per item of a transaction before running it (a 99-item
+    delete of 33 datasets copies the datasets table 33 times), which makes every transaction's
+    cost grow with the tables' size: 0.4 s a copy at 1,000 datasets here. Here the copies are
+    skipped and the items the transaction writes are remembered instead, then put back in
+    reverse order if it fails. The outcome is the same (DynamoDB forbids two writes to one item
+    in a transaction, and requests are serialized by `serialize_moto_dynamodb`); only the cost
+    changes, to what the transaction touches.
+    """
+    import moto.dynamodb.models as models
+
+    backend_class = models.DynamoDBBackend
+    if getattr(backend_class.transact_write_items, "_item_undo", False):
+        return
+    original = backend_class.transact_write_items
+
+    class _KeepTables:  # stands in for the `copy` module inside moto's dynamodb models
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, models.Table) else copy.deepcopy(value, memo)
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        undo: list[tuple[str, dict[str, Any], Any]] = []
+        real = {name: getattr(self, name) for name in ("put_item", "delete_item", "update_item")}
+
+        def remembering(name: str) -> Any:
+            def write(table_name: str, first: Any, *args: Any, **kwargs: Any) -> Any:
+                key = first
+                if name == "put_item":  # the item itself: its key is the table's key attributes
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: first[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = first[table.range_key_attr]
+                undo.append((table_name, key, copy.deepcopy(self.get_item(table_name, key))))
+                return real[name](table_name, first, *args, **kwargs)
+
+            return write
+
+        for name in real:
+            setattr(self, name, remembering(name))
+        models.copy = _KeepTables  # type: ignore[assignment]
+        try:
+            return original(self, transact_items)
+        except BaseException:
+            for table_name, key, previous in reversed(undo):
+                if previous is None:
+                    real["delete_item"](table_name, key)
+                else:
+                    real["put_item"](table_name, previous.to_json()["Attributes"])
+            raise
+        finally:
+            models.copy = copy  # type: ignore[assignment]
+            for name in real:
+                delattr(self, name)
+
+    transact_write_items._item_undo = True  # type: ignore[attr-defined]
+    backend_class.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 class LocalStack:
     """The template's storage and messaging resources, served by an embedded moto server."""
 
@@ -228,9 +290,7 @@ class LocalStack:
             from moto.server import ThreadedMotoServer
 
             serialize_moto_dynamodb()
-            from infra.local import moto_transactions
-
-            moto_transactions.install()  # after serializing: it relies on one request at a time
+            undo_moto_transactions_item_by_item()
 
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request otherwise
             self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetOrder, NameTaken
+from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetKey, DatasetOrder, NameTaken
 from kb_ingest.domain.naming import first_free_name, name_key
 
 
@@ -48,8 +48,14 @@ class InMemoryDatasetStore:
         removed = self.datasets.pop((dataset.tenant_id, dataset.id), None)
         return removed is not None
 
-    def delete_many(self, datasets: list[Dataset]) -> list[Dataset]:
-        return [dataset for dataset in datasets if self.delete(dataset)]
+    def delete_many(self, datasets: list[DatasetKey]) -> list[DatasetKey]:
+        return [key for key in datasets if self.datasets.pop((key.tenant_id, key.id), None) is not None]
+
+    def keys_of(self, tenant_id: str, dataset_ids: list[str]) -> dict[str, DatasetKey]:
+        return {i: DatasetKey(tenant_id, i, d.name) for i, d in self.get_many(tenant_id, dataset_ids).items()}
+
+    def all_keys(self, tenant_id: str) -> list[DatasetKey]:
+        return [DatasetKey(t, d.id, d.name) for (t, _), d in self.datasets.items() if t == tenant_id]
 
     def get_many(self, tenant_id: str, dataset_ids: list[str]) -> dict[str, Dataset]:
         return {i: self.datasets[(tenant_id, i)] for i in dataset_ids if (tenant_id, i) in self.datasets}

@@ -49,6 +49,46 @@ def test_tables_match_the_template(stack):
         assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
+def test_a_cancelled_transaction_leaves_every_table_as_it_was(stack):
+    # Given two items in the dataset table and one name claim
+    ddb = stack.client("dynamodb")
+    datasets, claims = stack.table_names["DatasetsTable"], stack.table_names["NameClaimsTable"]
+    tenant = uuid.uuid4().hex
+    for n in (1, 2):
+        ddb.put_item(TableName=datasets, Item={"tenant_id": {"S": tenant}, "id": {"S": f"d{n}"}, "v": {"N": str(n)}})
+    ddb.put_item(TableName=claims, Item={"scope": {"S": tenant}, "name_key": {"S": "kb"}, "owner_id": {"S": "d1"}})
+
+    def items():
+        return {
+            table: ddb.query(
+                TableName=table,
+                KeyConditionExpression="#h = :t",
+                ExpressionAttributeNames={"#h": "tenant_id" if table == datasets else "scope"},
+                ExpressionAttributeValues={":t": {"S": tenant}},
+            )["Items"]
+            for table in (datasets, claims)
+        }
+
+    before = items()
+    # When a transaction writes, updates and deletes, then one of its conditions fails
+    transaction = [
+        {"Put": {"TableName": datasets, "Item": {"tenant_id": {"S": tenant}, "id": {"S": "d3"}}}},
+        {"Update": {"TableName": datasets, "Key": {"tenant_id": {"S": tenant}, "id": {"S": "d2"}},
+                    "UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {":v": {"N": "9"}}}},
+        {"Delete": {"TableName": claims, "Key": {"scope": {"S": tenant}, "name_key": {"S": "kb"}}}},
+        {"Delete": {"TableName": datasets, "Key": {"tenant_id": {"S": tenant}, "id": {"S": "d1"}},
+                    "ConditionExpression": "v = :no", "ExpressionAttributeValues": {":no": {"N": "0"}}}},
+    ]  # fmt: skip
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(TransactItems=transaction)
+    # Then nothing it wrote remains
+    assert items() == before
+    # and without the failing condition all of it happens
+    ddb.transact_write_items(TransactItems=transaction[:3])
+    after = items()
+    assert sorted(i["id"]["S"] for i in after[datasets]) == ["d1", "d2", "d3"] and after[claims] == []
+
+
 def test_queues_match_the_template(stack):
     sqs = stack.client("sqs")
     urls = sqs.list_queues(QueueNamePrefix=stack.stack_name + "-").get("QueueUrls", [])

@@ -1,4 +1,4 @@
-"""The local stack's TransactWriteItems without table copies: still all or nothing."""
+"""The local stack's TransactWriteItems (moto, without table copies) on the chunks table: still all or nothing."""
 
 import pytest
 

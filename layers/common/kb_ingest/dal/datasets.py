@@ -12,11 +12,12 @@ from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, NameClaimModel, PurgeJobModel
 from kb_ingest.dal.names import dataset_name_scope, is_claimed
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
-from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetOrder, NameTaken
+from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetKey, DatasetOrder, NameTaken
 from kb_ingest.domain.naming import first_free_name, name_key
 
 _MAX_ATTEMPTS = 20
 _DELETES_PER_TRANSACTION = 33
+_KEY_FIELDS = ["tenant_id", "id", "name"]
 _FIELDS = tuple(Dataset.__dataclass_fields__)
 
 
@@ -147,6 +148,9 @@ class DynamoDatasetStore:
         raise RuntimeError("could not rename the dataset: too much contention")
 
     def delete(self, dataset: Dataset) -> bool:
+        return self._delete_key(DatasetKey(dataset.tenant_id, dataset.id, dataset.name))
+
+    def _delete_key(self, dataset: DatasetKey) -> bool:
         for _ in range(_MAX_ATTEMPTS):
             current = self.get(dataset.tenant_id, dataset.id)
             if current is None:
@@ -159,10 +163,10 @@ class DynamoDatasetStore:
             return True
         raise RuntimeError("could not delete the dataset: too much contention")
 
-    def delete_many(self, datasets: list[Dataset]) -> list[Dataset]:
+    def delete_many(self, datasets: list[DatasetKey]) -> list[DatasetKey]:
         """Up to 33 datasets per transaction (3 items each; a transaction takes 100). A group
         that a concurrent rename or delete spoils is done again one dataset at a time."""
-        deleted: list[Dataset] = []
+        deleted: list[DatasetKey] = []
         for start in range(0, len(datasets), _DELETES_PER_TRANSACTION):
             group = datasets[start : start + _DELETES_PER_TRANSACTION]
             try:
@@ -170,7 +174,7 @@ class DynamoDatasetStore:
                     for dataset in group:
                         _delete_in(transaction, dataset)
             except TransactionCancelled:
-                deleted.extend(dataset for dataset in group if self.delete(dataset))
+                deleted.extend(key for key in group if self._delete_key(key))
                 continue
             deleted.extend(group)
         return deleted
@@ -185,6 +189,19 @@ class DynamoDatasetStore:
                 found[str(item.id)] = to_domain(item)
         return found
 
+    def keys_of(self, tenant_id: str, dataset_ids: list[str]) -> dict[str, DatasetKey]:
+        found: dict[str, DatasetKey] = {}
+        unique = list(dict.fromkeys(dataset_ids))
+        for start in range(0, len(unique), 100):
+            keys = [(tenant_id, dataset_id) for dataset_id in unique[start : start + 100]]
+            for item in DatasetModel.batch_get(keys, consistent_read=True, attributes_to_get=_KEY_FIELDS):
+                found[str(item.id)] = DatasetKey(tenant_id, str(item.id), str(item.name))
+        return found
+
+    def all_keys(self, tenant_id: str) -> list[DatasetKey]:
+        items = DatasetModel.query(tenant_id, consistent_read=True, attributes_to_get=_KEY_FIELDS)
+        return [DatasetKey(tenant_id, str(item.id), str(item.name)) for item in items]
+
     def find_by_name(self, tenant_id: str, name: str) -> Dataset | None:
         for item in DatasetModel.by_name.query(
             tenant_id, DatasetModel.name_key == name_key(name), limit=1, consistent_read=True
@@ -197,7 +214,7 @@ class DynamoDatasetStore:
         return int(DatasetModel.count(tenant_id, consistent_read=True))
 
 
-def _delete_in(transaction: Transaction, dataset: Dataset) -> None:
+def _delete_in(transaction: Transaction, dataset: Dataset | DatasetKey) -> None:
     """The dataset (as read: not renamed since), its name claim and its purge job, together."""
     key = name_key(dataset.name)
     transaction.delete(

@@ -104,8 +104,23 @@ class DatasetStore(Protocol):
 
     def count(self, tenant_id: str) -> int: ...
 
-    def delete_many(self, datasets: list[Dataset]) -> list[Dataset]:
-        """`delete` for each, batched; the datasets that were deleted by this call."""
+    def keys_of(self, tenant_id: str, dataset_ids: list[str]) -> dict[str, "DatasetKey"]:
+        """Those of `dataset_ids` the tenant has (id and name only: cheap for a thousand)."""
+
+    def all_keys(self, tenant_id: str) -> list["DatasetKey"]: ...
+
+    def delete_many(self, datasets: list["DatasetKey"]) -> list["DatasetKey"]:
+        """`delete` for each (unless renamed or deleted meanwhile: then read again), batched;
+        the datasets this call deleted."""
+
+
+@dataclass(frozen=True)
+class DatasetKey:
+    """What deleting a dataset needs: where it is and the name it holds."""
+
+    tenant_id: str
+    id: str
+    name: str
 
 
 class PurgeQueue(Protocol):
@@ -388,9 +403,9 @@ def delete_datasets(
     if not dataset_ids:
         if not delete_all:
             return 0
-        targets, _ = store.list_page(tenant_id, "create_time", False, 0, -1)
+        targets = store.all_keys(tenant_id)
     else:
-        found = store.get_many(tenant_id, dataset_ids)
+        found = store.keys_of(tenant_id, dataset_ids)
         missing = [dataset_id for dataset_id in dataset_ids if dataset_id not in found]
         if missing:
             raise DataError(f"User '{tenant_id}' lacks permission for datasets: '{', '.join(missing)}'")
