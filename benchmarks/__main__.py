@@ -24,6 +24,7 @@ SECTIONS = {
     "scale": "5. Scale",
     "local_stack": "6. Local stack as a deployment",
     "extraction": "7. Extraction quality and speed",
+    "chunks": "8. Chunk store",
 }
 
 

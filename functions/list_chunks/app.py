@@ -1,9 +1,9 @@
 """GET /api/v1/dataset/{dataset_id}/documents/{document_id}/chunks (beyond RAGFlow): a page of
-the chunks of the document's last successful parse."""
+the document's visible chunks, the same records the current API's chunk routes edit."""
 
 from fastapi import APIRouter, Request
 
-from kb_ingest.dal.chunks import read_chunks
+from kb_ingest.dal.chunks import get_chunk_store
 from kb_ingest.domain import parse_runs
 from kb_ingest.http.app import create_app, lambda_handler
 from kb_ingest.http.deps import Datasets, Documents, TenantId
@@ -17,7 +17,7 @@ def list_chunks(
     dataset_id: str, document_id: str, request: Request, tenant_id: TenantId, datasets: Datasets, store: Documents
 ):
     dataset = datasets.get(tenant_id, dataset_id)
-    page = parse_runs.chunk_page(store, read_chunks, dataset, dataset_id, document_id, request.query_params)
+    page = parse_runs.chunk_page(store, get_chunk_store(), dataset, dataset_id, document_id, request.query_params)
     return ok(page)
 
 

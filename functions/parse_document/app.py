@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from kb_ingest.dal.blobs import S3FileStore, S3InboxObjects, object_key, parse_incoming_key
-from kb_ingest.dal.chunks import ChunkWriter, delete_other_runs
+from kb_ingest.dal.chunks import ChunkTableWriter, retire_generations
 from kb_ingest.dal.datasets import get_dataset_store
 from kb_ingest.dal.documents import get_document_store
 from kb_ingest.dal.events import EventBridgePublisher
@@ -50,12 +50,13 @@ def parse(body: dict[str, Any], record: SQSRecord, context: Any) -> None:
         get_document_store(),
         get_run_store(),
         read_file=lambda document: files.read_object(object_key(document)),
-        new_sink=lambda document: ChunkWriter(document.tenant_id, document.kb_id, document.id, job.run_id),
+        new_sink=lambda document: ChunkTableWriter.for_run(document, job.run_id),
         events=EventBridgePublisher(),
         remaining_ms=context.get_remaining_time_in_millis,
     )
     if outcome.startswith("done"):
-        delete_other_runs(job.tenant_id, job.dataset_id, job.document_id, keep_run_id=job.run_id)
+        retire_generations(job.document_id, keep=job.run_id)  # a superseded worker's late writes
+        files.delete_other_runs(job.tenant_id, job.dataset_id, job.document_id, keep_run_id=job.run_id)
     logger.info("parse run", extra={"document_id": job.document_id, "run_id": job.run_id, "outcome": outcome})
 
 

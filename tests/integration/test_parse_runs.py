@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from kb_ingest.dal.blobs import S3FileStore, object_key
-from kb_ingest.dal.chunks import ChunkWriter, read_chunks
+from kb_ingest.dal.chunks import ChunkModel, ChunkTableWriter, DynamoChunkStore
 from kb_ingest.dal.datasets import DynamoDatasetStore
 from kb_ingest.dal.documents import DynamoDocumentStore
 from kb_ingest.dal.runs import DynamoRunStore
@@ -65,7 +65,7 @@ def world(local_stack, tenant_id):
     def work(job, **overrides):
         arguments = dict(
             read_file=lambda d: files.read_object(object_key(d)),
-            new_sink=lambda d: ChunkWriter(d.tenant_id, d.kb_id, d.id, job.run_id),
+            new_sink=lambda d: ChunkTableWriter.for_run(d, job.run_id),
             events=world.events,
             remaining_ms=lambda: 600_000,
         )
@@ -92,10 +92,13 @@ def test_a_run_parses_stores_chunks_and_counts_them_on_the_dataset(world, tenant
     assert outcome.startswith("done")
     document = world.store.get(world.dataset.id, document_id)
     assert document.run == "3" and document.progress == 1.0 and document.chunk_num > 1
-    chunks = read_chunks(tenant_id, world.dataset.id, document_id, document.chunks_run_id, 0, 10_000)
-    assert len(chunks) == document.chunk_num
-    assert document.token_num == sum(count_tokens(chunk["content"]) for chunk in chunks)
-    assert all(chunk["token_count"] <= 128 for chunk in chunks)
+    page = DynamoChunkStore().page(document, 0, 10_000)
+    chunks = page.chunks
+    assert len(chunks) == document.chunk_num == page.total
+    assert document.token_num == sum(count_tokens(chunk.content) for chunk in chunks)
+    assert all(chunk.token_count <= 128 for chunk in chunks)
+    assert [chunk.position for chunk in chunks] == list(range(len(chunks)))  # document order
+    assert len({chunk.id for chunk in chunks}) == len(chunks)
     dataset = world.dataset_store.get(tenant_id, world.dataset.id)
     assert (dataset.chunk_num, dataset.token_num) == (document.chunk_num, document.token_num)
     assert "Fetched the file" in document.progress_msg and "Task done." in document.progress_msg
@@ -140,7 +143,7 @@ def test_stop_while_running_ends_cancel_and_writes_no_chunks(world, tenant_id):
     document = world.store.get(world.dataset.id, document_id)
     assert document.run == "2" and document.chunk_num == 0 and document.chunks_run_id is None
     assert "Stopped by the user." in document.progress_msg
-    assert read_chunks(tenant_id, world.dataset.id, document_id, job.run_id, 0, 10) == []
+    assert list(ChunkModel.query(document_id)) == []  # the run's partial output is gone
     assert world.events.events[-1]["status"] == "CANCEL"
 
 
@@ -167,8 +170,7 @@ def test_a_scanned_pdf_ends_done_with_its_ocr_text(world, tenant_id):
     world.work(world.job_for(document_id))
     document = world.store.get(world.dataset.id, document_id)
     assert document.run == "3", document.progress_msg
-    chunks = read_chunks(tenant_id, world.dataset.id, document_id, document.chunks_run_id, 0, 10_000)
-    text = " ".join(chunk["content"] for chunk in chunks)
+    text = " ".join(chunk.content for chunk in DynamoChunkStore().page(document, 0, 10_000).chunks)
     assert "Chipper" in text and "64,058" in text
 
 

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     api_keys_table: str = "kb-api-keys"
     datasets_table: str = "kb-datasets"
     documents_table: str = "kb-documents"
+    chunks_table: str = "kb-chunks"
     name_claims_table: str = "kb-name-claims"
     purge_jobs_table: str = "kb-purge-jobs"
     documents_bucket: str = "kb-documents"

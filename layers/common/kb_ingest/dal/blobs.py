@@ -123,9 +123,21 @@ class S3FileStore:
         client("s3").delete_object(Bucket=self.bucket, Key=key)
 
     def delete_files(self, document: Any) -> None:
-        """The document's file (wherever it came from) and its parse output."""
+        """The document's file (wherever it came from) and its parse output (chunks included)."""
+        from kb_ingest.dal.chunks import remove_document_chunks
+
         client("s3").delete_object(Bucket=self.bucket, Key=object_key(document))
+        remove_document_chunks(document.id)
         delete_prefix(parsed_prefix(document.tenant_id, document.kb_id, document.id))
+
+    def delete_other_runs(self, tenant_id: str, dataset_id: str, document_id: str, keep_run_id: str | None) -> None:
+        """Remove the S3 side of every generation but `keep_run_id` (offloaded chunk content)."""
+        base = parsed_prefix(tenant_id, dataset_id, document_id)
+        paginator = client("s3").get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=base, Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                if common["Prefix"][len(base) :].rstrip("/") != keep_run_id:
+                    delete_prefix(common["Prefix"])
 
     def download_url(self, key: str, filename: str, seconds: int) -> str:
         """A short-lived GET URL that names the file the way a browser download would."""
@@ -192,4 +204,7 @@ class S3InboxObjects:
         return target
 
     def delete_parse_output(self, tenant_id: str, dataset_id: str, document_id: str) -> None:
+        from kb_ingest.dal.chunks import remove_document_chunks
+
+        remove_document_chunks(document_id)
         delete_prefix(parsed_prefix(tenant_id, dataset_id, document_id))

@@ -243,7 +243,9 @@ class DynamoDocumentStore:
             try:
                 if new_name is None:
                     item.update(actions=actions)
-                    return to_domain(item)  # UpdateItem answered the new item: no read needed
+                    updated = to_domain(item)  # UpdateItem answered the new item: no read needed
+                    _tell_the_chunk_feed(updated, values)
+                    return updated
                 else:
                     self._rename(item, document, new_name, actions)
             except (UpdateError, TransactionCancelled) as error:
@@ -256,7 +258,10 @@ class DynamoDocumentStore:
                     document = fresh
                     continue
                 raise
-            return self.get(document.kb_id, document.id)
+            renamed = self.get(document.kb_id, document.id)
+            if renamed is not None:
+                _tell_the_chunk_feed(renamed, values)
+            return renamed
         raise RuntimeError("could not update the document: too much contention")
 
     def _rename(self, item: DocumentModel, document: Document, new_name: str, actions: list[Any]) -> None:
@@ -311,6 +316,15 @@ class DynamoDocumentStore:
                 continue
             return True
         raise RuntimeError("could not remove the document: too much contention")
+
+
+def _tell_the_chunk_feed(document: Document, values: dict[str, Any]) -> None:
+    """Enabling or disabling a document marks its chunks' head item, so the chunk change feed
+    (retrieval's) sees it without touching every chunk."""
+    if "status" in values and document.chunks_run_id:
+        from kb_ingest.dal.chunks import mark_document_enabled
+
+        mark_document_enabled(document, document.status == "1")
 
 
 def _is_stale(error: Exception) -> bool:

@@ -6,7 +6,14 @@ serve the cloud stack, the local stack and tests that point them at fresh tables
 
 from typing import Any
 
-from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
 from pynamodb.indexes import (
     AllProjection,
     GlobalSecondaryIndex,
@@ -218,6 +225,52 @@ class DocumentModel(Model):
     # The dataset id while the document's uploaded file is empty (size 0), absent otherwise.
     empty_in = UnicodeAttribute(null=True)
     empty_documents = _EmptyDocuments()
+
+
+# ---------------------------------------------------------------- chunks
+class _ChunksById(LocalSecondaryIndex):
+    """`{generation}#{chunk_id}` -> the chunk's key (and what a delete needs: its token count and
+    offloaded content): one small read per chunk by id. Sparse: the head item has no chunk_ref."""
+
+    class Meta:
+        index_name = "by_chunk_id"
+        projection = IncludeProjection(["token_count", "content_key"])
+
+    document_id = UnicodeAttribute(hash_key=True)
+    chunk_ref = UnicodeAttribute(range_key=True)
+
+
+class ChunkModel(Model):
+    """One chunk of a document (see kb_ingest.dal.chunks for the key layout), or the document's
+    head item (`chunk_key` "#head"), which names the generation that is visible."""
+
+    class Meta:
+        table_name = _TableNameFromSettings("chunks_table")
+
+    document_id = UnicodeAttribute(hash_key=True)
+    chunk_key = UnicodeAttribute(range_key=True)
+    chunk_ref = UnicodeAttribute(null=True)
+    generation = UnicodeAttribute()
+    dataset_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    chunk_id = UnicodeAttribute(null=True)
+    position = NumberAttribute(null=True)
+    content = UnicodeAttribute(null=True)  # absent when the content is kept in S3 (content_key)
+    content_key = UnicodeAttribute(null=True)
+    token_count = NumberAttribute(null=True)
+    page = NumberAttribute(null=True)
+    offset = NumberAttribute(null=True)
+    important_keywords = ListAttribute(of=UnicodeAttribute, null=True)
+    questions = ListAttribute(of=UnicodeAttribute, null=True)
+    tag_kwd = ListAttribute(of=UnicodeAttribute, null=True)
+    available = BooleanAttribute(null=True)
+    image_id = UnicodeAttribute(null=True)
+    positions: ListAttribute[Any] = ListAttribute(null=True)  # RAGFlow's [[page, x0, x1, top, bottom], ...]
+    extra = JSONAttribute(null=True)  # optional per-chunk fields a chunker adds
+    create_time = NumberAttribute(null=True)
+    update_time = NumberAttribute(null=True)
+
+    by_chunk_id = _ChunksById()
 
 
 # ---------------------------------------------------------------- bookkeeping

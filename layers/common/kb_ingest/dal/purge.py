@@ -1,5 +1,5 @@
-"""Removing what a deleted dataset leaves behind: document records, name claims, files and
-parse output. Every step is safe to repeat, so a purge that dies midway is simply run again."""
+"""Removing what a deleted dataset leaves behind: chunks, document records, name claims, files
+and parse output. Every step is safe to repeat, so a purge that dies midway is simply run again."""
 
 import contextlib
 import json
@@ -9,6 +9,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from kb_ingest.clock import now_ms
 from kb_ingest.dal.blobs import dataset_prefixes, delete_prefix
+from kb_ingest.dal.chunks import remove_document_chunks
 from kb_ingest.dal.clients import client
 from kb_ingest.dal.models import DocumentModel, NameClaimModel, PurgeJobModel
 from kb_ingest.dal.names import document_name_scope
@@ -30,6 +31,10 @@ def purge_dataset(tenant_id: str, dataset_id: str, remaining_ms: Callable[[], in
         page = list(DocumentModel.query(dataset_id, limit=100, attributes_to_get=["kb_id", "id"], consistent_read=True))
         if not page:
             break
+        for item in page:  # chunks first: the document record is how a resumed purge finds them
+            remove_document_chunks(item.id)
+            if out_of_time():
+                return False
         with DocumentModel.batch_write() as batch:
             for item in page:
                 batch.delete(item)

@@ -11,9 +11,10 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.condition import Condition
 
+from kb_ingest.dal.chunks import HEAD, head_item
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.documents import to_domain, to_item
-from kb_ingest.dal.models import DatasetModel, DocumentModel
+from kb_ingest.dal.models import ChunkModel, DatasetModel, DocumentModel
 from kb_ingest.dal.retry import contended_attempts
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.documents import Document
@@ -59,6 +60,9 @@ class DynamoRunStore:
                 DocumentModel.settings_fingerprint.set(run.settings_fingerprint),
                 DocumentModel.chunk_num.set(0),
                 DocumentModel.token_num.set(0),
+                # As in RAGFlow, a re-parse takes the old chunks away at once (the worker
+                # deletes them); the run's own become visible when it ends DONE.
+                DocumentModel.chunks_run_id.remove(),
                 DocumentModel.process_begin_at.set(now),
                 DocumentModel.process_duation.set(0),
                 DocumentModel.update_time.set(now),
@@ -69,6 +73,8 @@ class DynamoRunStore:
             try:
                 with Transaction(self._connection) as transaction:
                     transaction.update("document", to_item(document), actions=actions)
+                    if document.chunks_run_id:
+                        transaction.delete("head", ChunkModel(document.id, HEAD))
                     if document.chunk_num or document.token_num:
                         transaction.update(
                             "dataset",
@@ -170,6 +176,8 @@ class DynamoRunStore:
                     actions=[DatasetModel.chunk_num.add(chunk_num), DatasetModel.token_num.add(token_num)],
                     condition=DatasetModel.id.exists(),
                 )
+                # The head names the visible generation: the change feed's "publish" record.
+                transaction.save("head", head_item(document, run_id))
         except TransactionCancelled:
             return False  # stopped, superseded, or its dataset deleted: nothing of this run counts
         return True
@@ -228,6 +236,8 @@ class DynamoRunStore:
             try:
                 with Transaction(self._connection) as transaction:
                     transaction.update("document", to_item(document), actions=actions)
+                    if document.chunks_run_id:  # the change feed: these chunks are retired
+                        transaction.delete("head", ChunkModel(document.id, HEAD))
                     if document.chunk_num or document.token_num:
                         transaction.update(
                             "dataset",

@@ -3,14 +3,17 @@
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kb_ingest.clock import new_id, now_ms, rfc1123
 from kb_ingest.domain.datasets import Dataset, parse_int
 from kb_ingest.domain.documents import RUN_STATUS_NAMES, Document, DocumentStore
 from kb_ingest.domain.errors import ArgumentError, DataError, RangeError
+
+if TYPE_CHECKING:
+    from kb_ingest.domain.chunks import ChunkStore
 
 RUNNING, CANCEL, DONE, FAIL = "1", "2", "3", "4"
 MAX_CHUNKS_PER_PAGE = 1000
@@ -308,18 +311,18 @@ def stop_parsing_many(
             return message
 
 
-ChunkReader = Callable[[str, str, str, str, int, int], list[dict[str, Any]]]
-
-
 def chunk_page(
     store: DocumentStore,
-    read: ChunkReader,
+    chunks: "ChunkStore",
     dataset: Dataset | None,
     dataset_id: str,
     document_id: str,
     query: Mapping[str, str],
 ) -> dict[str, Any]:
-    """`{"chunks": [...], "total": n}` of the document's last successful parse."""
+    """`{"chunks": [...], "total": n}`: the document's visible chunks (its last successful parse,
+    with the edits made since), the same records the current API lists."""
+    from kb_ingest.domain.chunks import seed_chunk
+
     dataset = _require_dataset(dataset, dataset_id)
     document = store.get(dataset.id, document_id)
     if document is None:
@@ -331,11 +334,12 @@ def chunk_page(
     count = min(count, MAX_CHUNKS_PER_PAGE)
     if offset > document.chunk_num and document.chunk_num:
         raise RangeError("IndexError('Offset is out of the valid range.')")
-    if not document.chunks_run_id or document.run != DONE or count == 0:
-        chunks: list[dict[str, Any]] = []
-    else:
-        chunks = read(document.tenant_id, dataset.id, document.id, document.chunks_run_id, offset, count)
-    return {"chunks": chunks, "total": document.chunk_num, "run": RUN_STATUS_NAMES.get(document.run, "UNSTART")}
+    page = chunks.page(document, offset, count)
+    return {
+        "chunks": [seed_chunk(chunk, offset + index) for index, chunk in enumerate(page.chunks)],
+        "total": document.chunk_num,
+        "run": RUN_STATUS_NAMES.get(document.run, "UNSTART"),
+    }
 
 
 def parse_history(store: DocumentStore, dataset: Dataset | None, dataset_id: str, document_id: str) -> dict[str, Any]:

@@ -5,13 +5,14 @@ restarts the document, the next write fails, and the worker discards what it wro
 stops quietly. Progress writes are throttled so a big document costs a handful of writes.
 """
 
-import hashlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kb_ingest.clock import now_ms
+from kb_ingest.domain.chunks import StoredChunk, chunk_id, positions_of
 from kb_ingest.domain.documents import Document, DocumentStore
 from kb_ingest.domain.parse_runs import (
     DONE,
@@ -43,7 +44,7 @@ class ParseJob:
 class ChunkSink(Protocol):
     count: int
 
-    def add(self, chunk: dict[str, Any]) -> None: ...
+    def add(self, chunk: StoredChunk) -> None: ...
 
     def close(self, summary: dict[str, Any]) -> None: ...
 
@@ -101,8 +102,33 @@ class _Progress:
             raise RunStopped
 
 
-def chunk_id(document_id: str, index: int) -> str:
-    return hashlib.sha256(f"{document_id}:{index}".encode()).hexdigest()[:32]
+_CHUNK_FIELDS = {"text", "token_count", "page", "offset"}
+
+
+def stored_chunk(chunk: Chunk, document: Document, index: int, taken: set[str], now: int) -> StoredChunk:
+    """The record of the index-th chunk of a run; fields a chunker adds beyond the four every
+    chunk has (issue 12's optional per-chunk fields) travel in `extra`."""
+    identity = chunk_id(chunk.text, document.id, taken.__contains__)
+    taken.add(identity)
+    extra = {
+        name: getattr(chunk, name)
+        for name in (item.name for item in dataclasses.fields(chunk))  # type: ignore[arg-type]
+        if name not in _CHUNK_FIELDS and getattr(chunk, name) not in (None, "", [], {}, ())
+    }
+    return StoredChunk(
+        id=identity,
+        document_id=document.id,
+        dataset_id=document.kb_id,
+        content=chunk.text,
+        position=index,
+        token_count=chunk.token_count,
+        page=chunk.page,
+        offset=chunk.offset,
+        positions=positions_of(chunk.page),
+        extra=extra,
+        create_time=now,
+        update_time=now,
+    )
 
 
 def run_parse(
@@ -135,18 +161,10 @@ def run_parse(
         tokens = 0
         expected = max(len(data), 1)
         last_page = None
+        taken: set[str] = set()
+        started = now_ms()
         for index, chunk in enumerate(chunks):
-            sink.add(
-                {
-                    "id": chunk_id(document.id, index),
-                    "document_id": document.id,
-                    "index": index,
-                    "content": chunk.text,
-                    "token_count": chunk.token_count,
-                    "page": chunk.page,
-                    "offset": chunk.offset,
-                }
-            )
+            sink.add(stored_chunk(chunk, document, index, taken, started))
             tokens += chunk.token_count
             finished_page = last_page if chunk.page != last_page else None
             if finished_page is not None and (finished_page <= 3 or finished_page % 50 == 0):

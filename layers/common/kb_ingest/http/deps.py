@@ -11,6 +11,7 @@ from kb_ingest.http.auth import TenantId
 
 if TYPE_CHECKING:
     from kb_ingest.dal.blobs import S3FileStore
+    from kb_ingest.dal.chunks import DynamoChunkStore
     from kb_ingest.dal.deletion_jobs import S3DeletionJobs
     from kb_ingest.dal.events import EventBridgePublisher
     from kb_ingest.dal.queues import CleanupQueue, ParseQueue
@@ -29,6 +30,12 @@ def get_documents() -> "DocumentStore":
     from kb_ingest.dal.documents import get_document_store
 
     return get_document_store()
+
+
+def get_chunks() -> "DynamoChunkStore":
+    from kb_ingest.dal.chunks import get_chunk_store
+
+    return get_chunk_store()
 
 
 @lru_cache(maxsize=1)
@@ -75,6 +82,7 @@ def get_events() -> "EventBridgePublisher":
 if TYPE_CHECKING:
     Datasets = Annotated[DatasetStore, Depends(get_datasets)]
     Documents = Annotated[DocumentStore, Depends(get_documents)]
+    Chunks = Annotated[DynamoChunkStore, Depends(get_chunks)]
     Files = Annotated[S3FileStore, Depends(get_file_store)]
     Cleanup = Annotated[CleanupQueue, Depends(get_cleanup_queue)]
     Runs = Annotated[DynamoRunStore, Depends(get_run_store)]
@@ -84,6 +92,7 @@ if TYPE_CHECKING:
 else:  # the same aliases without importing the storage modules
     Datasets = Annotated[Any, Depends(get_datasets)]
     Documents = Annotated[Any, Depends(get_documents)]
+    Chunks = Annotated[Any, Depends(get_chunks)]
     Files = Annotated[Any, Depends(get_file_store)]
     Cleanup = Annotated[Any, Depends(get_cleanup_queue)]
     Runs = Annotated[Any, Depends(get_run_store)]

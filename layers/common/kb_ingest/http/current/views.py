@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kb_ingest.clock import rfc1123
 
 if TYPE_CHECKING:
+    from kb_ingest.domain.chunks import StoredChunk
     from kb_ingest.domain.datasets import Dataset
     from kb_ingest.domain.documents import Document
 
@@ -125,4 +126,49 @@ def document_view(document: "Document") -> dict[str, Any]:
         "status": document.status,
         "meta_fields": document.meta_fields,
         **dates(document.create_time, document.update_time),
+    }
+
+
+# ---------------------------------------------------------------- chunks
+def chunk_view(chunk: "StoredChunk", document_name: str) -> dict[str, Any]:
+    """A chunk as today's API lists it (ragflow-sdk's `Chunk` reads these fields)."""
+    from datetime import UTC, datetime
+
+    created = datetime.fromtimestamp(chunk.create_time / 1000, UTC)
+    return {
+        "id": chunk.id,
+        "content": chunk.content,
+        "document_id": chunk.document_id,
+        "docnm_kwd": document_name,
+        "document_keyword": document_name,
+        "important_keywords": chunk.important_keywords,
+        "tag_kwd": chunk.tag_kwd,
+        "questions": chunk.questions,
+        "dataset_id": chunk.dataset_id,
+        "image_id": chunk.image_id,
+        "doc_type_kwd": "image" if chunk.image_id else "text",
+        "available": chunk.available,
+        "positions": chunk.positions,
+        "token_count": chunk.token_count,
+        "create_time": created.strftime("%Y-%m-%d %H:%M:%S"),
+        "create_timestamp": chunk.create_time / 1000,
+        **({"extra": chunk.extra} if chunk.extra else {}),
+    }
+
+
+def chunk_record_view(chunk: "StoredChunk", document_name: str) -> dict[str, Any]:
+    """One chunk as RAGFlow's `GET .../chunks/{chunk_id}` answers it: its stored field names
+    (`doc_id`, `kb_id`, `content_with_weight`, ...) beside today's."""
+    return {
+        **chunk_view(chunk, document_name),
+        "doc_id": chunk.document_id,
+        "kb_id": chunk.dataset_id,
+        "content_with_weight": chunk.content,
+        "important_kwd": chunk.important_keywords,
+        "question_kwd": chunk.questions,
+        "img_id": chunk.image_id,
+        "available_int": 1 if chunk.available else 0,
+        "position_int": chunk.positions,
+        "page_num_int": [chunk.page] if chunk.page is not None else [],
+        "create_timestamp_flt": chunk.create_time / 1000,
     }
