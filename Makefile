@@ -94,7 +94,8 @@ lock: $(INSTALLED) $(TOOLS_INSTALLED) ## re-resolve every requirements.in of tem
 # then every function's unpacked size, its layers included, against Lambda's limits.
 build: $(INSTALLED) $(TOOLS_INSTALLED) ## sam build, then check package sizes against Lambda's limits
 	$(BIN)/python -m infra.lock --check
-	$(SAM) build --parallel
+	$(BIN)/python -m infra.build_template .build-template.yaml
+	$(SAM) build --parallel --template-file .build-template.yaml
 	$(BIN)/python -m infra.package_sizes
 
 deploy: build ## build and deploy with the AWS SAM CLI (needs AWS credentials; samconfig.toml's prod config-env)

@@ -67,7 +67,7 @@ def units(template: Template) -> list[Unit]:
             found.append(unit)
             layer_locks[lid] = unit.lock
     for lid, fn in template.functions.items():
-        if fn.code_uri is None or fn.properties.get("PackageType") == "Image":
+        if fn.code_uri is None or fn.properties.get("PackageType") == "Image":  # images: _image_units
             continue
         arch = (fn.properties.get("Architectures") or ["x86_64"])[0]
         runtime = str(fn.properties.get("Runtime", ""))
@@ -77,7 +77,28 @@ def units(template: Template) -> list[Unit]:
         unit = Unit(lid, fn.code_uri, PLATFORMS[arch], _python_version(runtime, lid), constraints)
         if unit.source.exists():
             found.append(unit)
+    found.extend(_image_units(template, layer_locks))
     return found
+
+
+def _image_units(template: Template, layer_locks: dict[str, Path]) -> list[Unit]:
+    """Container-image functions (plain AWS::Lambda::Function with PackageType Image): their
+    folder is their Dockerfile's, their Python the Globals' runtime (the image's base matches it),
+    and every layer lock is a constraint, since the Dockerfile installs the shared package too.
+    Locking them is also how CI proves their dependencies resolve for linux/arm64 without Docker."""
+    units = []
+    runtime = str((template.globals.get("Function") or {}).get("Runtime", ""))
+    for lid, resource in template.resources.items():
+        properties = resource.get("Properties") or {}
+        dockerfile = (resource.get("Metadata") or {}).get("Dockerfile")
+        if properties.get("PackageType") != "Image" or not dockerfile:
+            continue
+        arch = (properties.get("Architectures") or ["x86_64"])[0]
+        folder = (template.root / str(dockerfile)).resolve().parent
+        unit = Unit(lid, folder, PLATFORMS[arch], _python_version(runtime, lid), tuple(layer_locks.values()))
+        if unit.source.exists():
+            units.append(unit)
+    return units
 
 
 def _uv() -> str:
