@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-py$(PYTHON_VERSION)
 export PYTHONPATH := layers/common:.
 
-.PHONY: serve test lint format typecheck unit e2e bench keys openapi deploy clean
+.PHONY: serve test lint format typecheck unit e2e fuzz bench keys openapi deploy clean
 
 $(INSTALLED): pyproject.toml layers/common/requirements.txt functions/parse_document/requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (e.g. pyenv install $(PYTHON_VERSION)) or pass PYTHON=/path/to/python$(PYTHON_VERSION)"; exit 1; }
@@ -47,6 +47,9 @@ unit: $(INSTALLED)
 
 e2e: $(INSTALLED)
 	$(BIN)/pytest tests/e2e
+
+fuzz: $(INSTALLED) ## schemathesis over docs/openapi.json against a fresh local stack, with real ids
+	$(BIN)/python -m infra.fuzz $(ARGS)
 
 bench: $(INSTALLED) ## benchmarks: figures and ratios against baselines measured in the same run
 	$(BIN)/python -m benchmarks

@@ -10,7 +10,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from kb_ingest.clock import now_ms
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, NameClaimModel, PurgeJobModel
-from kb_ingest.dal.names import NameBook, claim_key, dataset_name_scope, new_claim
+from kb_ingest.dal.names import NameBook, claim_key, dataset_name_scope, new_claim, pause_after_losing
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetOrder, NameTaken
 from kb_ingest.domain.naming import name_key
@@ -72,7 +72,9 @@ class DynamoDatasetStore:
     # ------------------------------------------------------------ writes
     def create(self, dataset: Dataset) -> Dataset:
         scope = dataset_name_scope(dataset.tenant_id)
-        for _ in range(_MAX_NAME_ATTEMPTS):
+        for losses in range(_MAX_NAME_ATTEMPTS):
+            if losses:
+                pause_after_losing(losses)
             # One Query over the name's family finds the lowest free suffix, however many are taken.
             candidate = NameBook(scope).free_name(dataset.name)
             stored = replace(dataset, name=candidate)

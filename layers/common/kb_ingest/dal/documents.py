@@ -15,7 +15,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, DocumentModel, NameClaimModel
-from kb_ingest.dal.names import NameBook, claim_key, document_name_scope, new_claim
+from kb_ingest.dal.names import NameBook, claim_key, document_name_scope, new_claim, pause_after_losing
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset
 from kb_ingest.domain.documents import DatasetGone, Document, DocumentExists, DocumentOrder, NameTaken
@@ -132,7 +132,9 @@ class DynamoDocumentStore:
 
     def _add_batch(self, dataset: Dataset, batch: list[Document]) -> list[Document]:
         scope = document_name_scope(dataset.id)
-        for _ in range(_MAX_NAME_ATTEMPTS):
+        for losses in range(_MAX_NAME_ATTEMPTS):
+            if losses:
+                pause_after_losing(losses)
             # One BatchGetItem for the names, one Query per family of a taken one.
             names = NameBook(scope).free_names([document.name for document in batch])
             named = []
