@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             *extra,
         ]  # fmt: skip
         print(f"fuzzing {live.url} with dataset {dataset_id} and document {document_id}", flush=True)
-        return subprocess.run(command, env=env, check=False).returncode
+        # Run inside the temporary folder: schemathesis keeps its crash cache in `.schemathesis/`.
+        return subprocess.run(command, env=env, cwd=work, check=False).returncode
 
 
 if __name__ == "__main__":
