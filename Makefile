@@ -13,25 +13,47 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-py$(PYTHON_VERSION)
 export PYTHONPATH := layers/common:.
 
-.PHONY: serve test lint format typecheck unit e2e fuzz bench keys openapi deploy clean
+.PHONY: serve test lint format typecheck unit e2e fuzz bench keys openapi lock build deploy clean
 
-$(INSTALLED): pyproject.toml layers/common/requirements.txt functions/parse_document/requirements.txt requirements-dev.txt
+# Every deployment unit's lock (requirements.txt beside a requirements.in): a changed lock rebuilds the venv.
+LOCKS := $(patsubst %.in,%.txt,$(wildcard layers/*/requirements.in functions/*/requirements.in))
+
+$(INSTALLED): pyproject.toml $(LOCKS) requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (e.g. pyenv install $(PYTHON_VERSION)) or pass PYTHON=/path/to/python$(PYTHON_VERSION)"; exit 1; }
 	rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[parsing,dev]'
 	touch $(INSTALLED)
 
+# Deploy tools in a venv of their own: the SAM CLI pins its own boto3, Flask and pydantic.
+TOOLS := .tools
+SAM_VERSION := 1.170.0
+UV_VERSION := 0.13.8
+TOOLS_INSTALLED := $(TOOLS)/.installed-sam$(SAM_VERSION)-uv$(UV_VERSION)
+SAM := SAM_CLI_TELEMETRY=0 PATH="$(abspath $(BIN)):$$PATH" $(TOOLS)/bin/sam
+
+$(TOOLS_INSTALLED):
+	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found"; exit 1; }
+	rm -rf $(TOOLS) && $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_VERSION) uv==$(UV_VERSION)
+	touch $(TOOLS_INSTALLED)
+
 serve: $(INSTALLED) ## start the local stack (moto + gateway on 127.0.0.1:9380)
 	$(BIN)/python -m infra.local.serve
 
-test: lint ## lint, check the template, run every test
-	$(BIN)/pytest -n 2 --dist loadfile
+# The suite runs with every AWS call each function makes recorded (tests/iam/recorder.py); then
+# tests/iam/test_iam_calls.py checks those calls against each function's policies in template.yaml.
+IAM_CALLS := .local/iam-calls
+
+test: lint $(TOOLS_INSTALLED) ## lint, check the template, run every test, then check IAM against the calls made
+	rm -rf $(IAM_CALLS)
+	KB_IAM_RECORD=$(abspath $(IAM_CALLS)) $(BIN)/pytest -n 2 --dist loadfile --ignore=tests/iam/test_iam_calls.py
+	KB_IAM_RECORDINGS=$(abspath $(IAM_CALLS)) $(BIN)/pytest -q tests/iam/test_iam_calls.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(BIN)/mypy
 	$(BIN)/python -m infra.openapi --check
 
@@ -60,8 +82,18 @@ openapi: $(INSTALLED) ## regenerate docs/openapi.json from the routes
 keys: $(INSTALLED) ## manage API keys: make keys ARGS="create --label me"
 	$(BIN)/python -m infra.keys $(ARGS)
 
-deploy: ## build and deploy with the AWS SAM CLI (needs AWS credentials)
-	sam build && sam deploy --guided
+lock: $(INSTALLED) $(TOOLS_INSTALLED) ## re-resolve every requirements.in of template.yaml's units for their Lambda platform
+	$(BIN)/python -m infra.lock
+
+# `sam build` as the deploy does it (no Docker: the venv's python3.13 builds for arm64 from wheels),
+# then every function's unpacked size, its layers included, against Lambda's limits.
+build: $(INSTALLED) $(TOOLS_INSTALLED) ## sam build, then check package sizes against Lambda's limits
+	$(BIN)/python -m infra.lock --check
+	$(SAM) build --parallel
+	$(BIN)/python -m infra.package_sizes
+
+deploy: build ## build and deploy with the AWS SAM CLI (needs AWS credentials; samconfig.toml's prod config-env)
+	$(SAM) deploy --config-env prod
 
 clean:
-	rm -rf $(VENV) .local .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(TOOLS) .local .aws-sam .pytest_cache .ruff_cache .mypy_cache

@@ -21,6 +21,8 @@ def live() -> Iterator[Any]:
 
     # Failed messages come back after 2 s instead of the template's 90 minutes.
     with run_local_stack(port=0, visibility_timeout=2) as handle:
+        if _recorder is not None:
+            _recorder.remember_stack(handle.stack)
         yield handle
 
 
@@ -80,3 +82,24 @@ def new_api(live: Any) -> Callable[[], Api]:
 @pytest.fixture
 def api(new_api: Callable[[], Api]) -> Api:
     return new_api()
+
+
+# ---------------------------------------------------------------- IAM call recording (tests/iam)
+_recorder: Any = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _recorder
+    from tests.iam.recorder import from_environment
+
+    _recorder = from_environment()
+    if _recorder is not None:
+        _recorder.install()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _recorder is None:
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    _recorder.write(worker)
+    _recorder.uninstall()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import importlib.util
 import itertools
 import json
@@ -33,6 +34,12 @@ log = logging.getLogger("infra.local.runtime")
 # Lambda's synchronous payload limits (bytes of the JSON event / of the JSON result).
 MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024  # 6,291,456
 MAX_SYNC_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # 6,291,556, as Lambda reports it
+
+# (stack name, logical id) of the function whose invocation the current thread runs (None outside
+# one): what lets a test attribute each AWS call to the function that made it (tests/iam).
+current_function: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "current_function", default=None
+)
 
 _module_counter = itertools.count(1)
 _import_lock = threading.RLock()
@@ -218,6 +225,7 @@ class FunctionRuntime:
         def run() -> None:
             loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
+            current_function.set((self.stack_name, function_id))
             try:
                 handler = self.handler(function_id)
                 outcome["result"] = handler(event, context)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -523,7 +524,9 @@ class Resolver:
             "AWS::Region": region,
             "AWS::Partition": partition,
             "AWS::URLSuffix": url_suffix,
-            "AWS::StackId": f"arn:{partition}:cloudformation:{region}:{account_id}:stack/{stack_name}/local",
+            # A stack id ends in a UUID, unique per stack: here one derived from the stack name.
+            "AWS::StackId": f"arn:{partition}:cloudformation:{region}:{account_id}:stack/{stack_name}/"
+            + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{account_id}/{region}/{stack_name}")),
             "AWS::NotificationARNs": [],
             "AWS::NoValue": _NO_VALUE,
         }

@@ -178,7 +178,13 @@ def test_stop_ends_a_run_as_cancel_and_a_new_start_supersedes_it(api, live):
     assert cancelled["run"] == "2" and cancelled["chunk_num"] == 0
     assert "Stopped by the user." in cancelled["progress_msg"]
     assert all_chunks(api, dataset_id, document_id) == ([], 0)
-    # A new start begins a fresh run that supersedes the cancelled one.
+    # Stopping every running document of the dataset (doc_ids null) cancels a restarted run too.
+    api.call("POST", f"/dataset/{dataset_id}/documents/{document_id}/status")
+    stopped_all = api.call("DELETE", f"/dataset/{dataset_id}/documents/status", json={"doc_ids": None})
+    assert stopped_all["code"] == 0
+    assert wait_for_end(api, dataset_id, document_id)["status"] == "CANCEL"
+    assert document(api, dataset_id, document_id)["run"] == "2"
+    # A new start begins a fresh run that supersedes the cancelled ones.
     api.call("POST", f"/dataset/{dataset_id}/documents/{document_id}/status")
     assert wait_for_end(api, dataset_id, document_id, timeout=120)["status"] == "DONE"
     assert document(api, dataset_id, document_id)["chunk_num"] > 100

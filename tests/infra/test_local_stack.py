@@ -9,7 +9,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from infra.local.stack import LocalStack
-from infra.local.template import DEFAULT_TEMPLATE, Template, TemplateError
+from infra.local.template import DEFAULT_TEMPLATE, Resolver, Template, TemplateError
 
 from .conftest import write_project
 
@@ -74,7 +74,11 @@ def test_bucket_and_notifications_match_the_template(stack):
     for lid, bucket in TEMPLATE.buckets.items():
         name = stack.bucket_names[lid]
         if "BucketName" in bucket.properties:
-            assert name.startswith(stack.stack_name)  # the Sub used this stack's name
+            # resolved with this stack's pseudo parameters (its StackId's UUID): unique per stack
+            assert name == stack.resolver.resolve(bucket.properties["BucketName"])
+            assert name != Resolver(TEMPLATE, {}, stack_name=stack.stack_name + "x").resolve(
+                bucket.properties["BucketName"]
+            )
         s3.head_bucket(Bucket=name)
         rules = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
         assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]

@@ -182,3 +182,80 @@ def test_table_is_on_demand_with_point_in_time_recovery(table_id):
     assert props.get("BillingMode") == "PAY_PER_REQUEST", f"{table_id} must be PAY_PER_REQUEST"
     pitr = props.get("PointInTimeRecoverySpecification") or {}
     assert pitr.get("PointInTimeRecoveryEnabled") is True, f"{table_id} must enable point-in-time recovery"
+
+
+# ---------------------------------------------------------------- operations
+ALARMS = {lid: res for lid, res in TEMPLATE.all_resources.items() if res.get("Type") == "AWS::CloudWatch::Alarm"}
+
+
+def _alarm_metrics(alarm):
+    props = alarm.get("Properties") or {}
+    if "MetricName" in props:
+        yield props.get("Namespace"), props["MetricName"], props.get("Dimensions") or []
+    for query in props.get("Metrics") or []:
+        metric = (query.get("MetricStat") or {}).get("Metric")
+        if metric:
+            yield metric.get("Namespace"), metric.get("MetricName"), metric.get("Dimensions") or []
+
+
+def _watched(namespace, metric_name, dimension):
+    return {
+        referenced_id(d["Value"])
+        for alarm in ALARMS.values()
+        for ns, name, dims in _alarm_metrics(alarm)
+        if ns == namespace and name == metric_name
+        for d in dims
+        if d.get("Name") == dimension
+    }
+
+
+def test_every_alarm_notifies_the_alert_topic():
+    silent = [
+        lid for lid, res in ALARMS.items() if {"Ref": "AlertTopic"} not in res["Properties"].get("AlarmActions", [])
+    ]
+    assert not silent, f"alarms nobody hears: {silent}"
+
+
+@pytest.mark.parametrize("function_id", FUNCTIONS)
+def test_every_function_has_an_alarm_on_its_errors_and_throttles(function_id):
+    assert function_id in _watched("AWS/Lambda", "Errors", "FunctionName"), f"no Errors alarm on {function_id}"
+    assert function_id in _watched("AWS/Lambda", "Throttles", "FunctionName"), f"no Throttles alarm on {function_id}"
+
+
+def test_every_dead_letter_queue_is_alarmed():
+    dead_letters = {q.dead_letter_queue_id for q in TEMPLATE.queues.values() if q.dead_letter_queue_id}
+    failure_destinations = {
+        referenced_id(
+            ((fn.properties.get("EventInvokeConfig") or {}).get("DestinationConfig") or {})
+            .get("OnFailure", {})
+            .get("Destination")
+        )
+        for fn in TEMPLATE.functions.values()
+    } - {None}
+    missing = (dead_letters | failure_destinations) - _watched(
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName"
+    )
+    assert not missing, f"dead letters nobody is told about: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("function_id", [lid for lid, fn in TEMPLATE.functions.items() if fn.schedules])
+def test_scheduled_functions_have_a_failure_destination(function_id):
+    fn = TEMPLATE.functions[function_id]
+    assert (fn.properties.get("EventInvokeConfig") or {}).get("DestinationConfig", {}).get("OnFailure")
+    for schedule in fn.schedules:
+        assert schedule.properties.get("DeadLetterConfig"), f"{function_id}.{schedule.event_name} has no DLQ"
+
+
+@pytest.mark.parametrize("logical_id", sorted([*TEMPLATE.tables, *TEMPLATE.buckets]))
+def test_data_survives_deleting_or_replacing_the_stack(logical_id):
+    resource = TEMPLATE.all_resources[logical_id]
+    assert resource.get("DeletionPolicy") == "Retain" and resource.get("UpdateReplacePolicy") == "Retain"
+
+
+@pytest.mark.parametrize("stack_name", ["KB-Prod", "a" * 128])
+def test_the_bucket_name_is_valid_for_any_stack_name(stack_name):
+    from infra.local.template import Resolver
+
+    bucket = next(iter(TEMPLATE.buckets.values()))
+    name = Resolver(TEMPLATE, {}, stack_name=stack_name).resolve(bucket.properties["BucketName"])
+    assert re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name), name

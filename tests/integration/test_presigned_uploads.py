@@ -67,6 +67,24 @@ def test_a_file_larger_than_asked_for_is_discarded_with_a_reason(local_stack, te
     assert files.size_of(document.source_key) is None
 
 
+def test_presigned_posts_and_download_urls_are_signed_with_sigv4(local_stack, tenant_id, monkeypatch):
+    # us-east-1 is where boto3 may still fall back to SigV2, which buckets created since 2020 refuse.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    _, store, files, dataset = setup(tenant_id)
+    answer = request_upload(store, files, RecordingExpiry(), dataset, {"name": "v4.txt", "size": 5}, LIMITS)
+    fields = {name.lower(): value for name, value in answer["upload"]["fields"].items()}
+    assert fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    assert {"x-amz-credential", "x-amz-date", "x-amz-signature", "policy"} <= set(fields)
+    assert "awsaccesskeyid" not in fields and "signature" not in fields
+    assert "/us-east-1/s3/aws4_request" in fields["x-amz-credential"]
+    posted = requests.post(
+        answer["upload"]["url"], data=answer["upload"]["fields"], files={"file": ("v4.txt", b"hello")}, timeout=30
+    )
+    assert posted.status_code in (200, 201, 204)
+    url = files.download_url(f"incoming/{tenant_id}/{dataset.id}/{answer['document']['id']}", "v4.txt", 60)
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "AWSAccessKeyId=" not in url
+
+
 def test_an_event_ahead_of_its_object_completes_nothing(local_stack, tenant_id):
     _, store, files, dataset = setup(tenant_id)
     answer = request_upload(store, files, RecordingExpiry(), dataset, {"name": "soon.txt", "size": 50}, LIMITS)

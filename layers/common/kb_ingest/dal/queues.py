@@ -1,6 +1,7 @@
 """Messages to the background queues."""
 
 import json
+from functools import cache
 from typing import Any
 
 from kb_ingest.dal.clients import client
@@ -33,10 +34,21 @@ class CleanupQueue:
 
 def delay_redelivery(queue_arn: str, receipt_handle: str, seconds: int) -> None:
     """Make a message that is about to be reported failed come back after `seconds`."""
-    *_, account, name = queue_arn.split(":")
     sqs = client("sqs")
-    queue_url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
+    sqs.change_message_visibility(
+        QueueUrl=_queue_url(queue_arn), ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+    )
+
+
+@cache
+def _queue_url(queue_arn: str) -> str:
+    """The URL of the queue an event came from: the configured one when the names match (no call,
+    no sqs:GetQueueUrl to grant), else asked once per container."""
+    *_, account, name = queue_arn.split(":")
+    for configured in (get_settings().parse_queue_url, get_settings().cleanup_queue_url):
+        if configured and configured.rstrip("/").rsplit("/", 1)[-1] == name:
+            return configured
+    return str(client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
 
 
 class ParseQueue:
