@@ -38,8 +38,9 @@ $(TOOLS_INSTALLED):
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_VERSION) uv==$(UV_VERSION)
 	touch $(TOOLS_INSTALLED)
 
-serve: $(INSTALLED) ## start the local stack (moto + gateway on 127.0.0.1:9380)
-	$(BIN)/python -m infra.local.serve
+# FRESH=1 starts empty: the data kept in .local/data (KB_LOCAL_DATA_DIR) is deleted first.
+serve: $(INSTALLED) ## start the local stack (moto + gateway on 127.0.0.1:9380); data kept in .local/data
+	$(BIN)/python -m infra.local.serve $(if $(filter 1 true yes,$(FRESH)),--fresh)
 
 # The suite runs with every AWS call each function makes recorded (tests/iam/recorder.py); then
 # tests/iam/test_iam_calls.py checks those calls against each function's policies in template.yaml.

@@ -22,6 +22,7 @@ SECTIONS = {
     "latency": "3. Warm latency",
     "throughput": "4. Parse throughput",
     "scale": "5. Scale",
+    "local_stack": "6. Local stack as a deployment",
 }
 
 

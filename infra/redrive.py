@@ -2,13 +2,19 @@
 
     python -m infra.redrive --local                      # ParseDeadLetterQueue -> ParseQueue
     python -m infra.redrive --local --queue cleanup      # CleanupDeadLetterQueue -> CleanupQueue
-    python -m infra.redrive --stack kb-ingest --max 50   # AWS: queues from the CloudFormation stack
+    python -m infra.redrive --stack kb-ingest            # AWS: queues from the CloudFormation stack
     python -m infra.redrive --dlq-url URL --queue-url URL --dry-run
 
-Messages are received ten at a time until the dead-letter queue answers empty (or --max is
-reached); each is sent to the source queue with its message attributes, and deleted from the
-dead-letter queue only once the send succeeded. A message whose send failed is made visible
-again at once. Every message moved is listed on one line.
+In AWS the move is SQS's own: a message move task (StartMessageMoveTask, the console's "Start DLQ
+redrive"), followed until it ends (ListMessageMoveTasks) and reported with SQS's counts. The caller
+needs sqs:StartMessageMoveTask, sqs:ListMessageMoveTasks, sqs:GetQueueAttributes, ReceiveMessage and
+DeleteMessage on the dead-letter queue, and sqs:SendMessage on the source queue.
+
+The local stack's moto has no message move tasks, so --local (and --max N, which a task cannot
+limit) moves messages itself: received ten at a time until the dead-letter queue answers empty
+(or --max is reached); each is sent to the source queue with its message attributes, and deleted
+from the dead-letter queue only once the send succeeded. A message whose send failed is made
+visible again at once. Every message moved is listed on one line.
 
 --dry-run only looks: messages are received with a short visibility timeout, never deleted,
 and made visible again as soon as the listing is done (a consumer of the dead-letter queue, if
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +80,10 @@ class RedriveReport:
     @property
     def failed(self) -> list[MovedMessage]:
         return [m for m in self.messages if m.error is not None]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
 
     @property
     def count(self) -> int:
@@ -265,6 +276,69 @@ def _release(sqs: Any, dlq_url: str, entries: list[dict[str, str]]) -> None:
             print(f"warning: could not make messages visible again: {error}", file=sys.stderr)
 
 
+# ---------------------------------------------------------------- SQS's message move task (AWS)
+MOVE_TASK_POLL_SECONDS = 2.0
+_MOVE_TASK_ENDED = ("COMPLETED", "FAILED", "CANCELLED")
+
+
+@dataclass
+class MoveTaskReport:
+    dlq_url: str
+    queue_url: str
+    task_handle: str
+    status: str
+    moved: int
+    to_move: int | None
+    failure: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "COMPLETED"
+
+    def format(self) -> str:
+        head = f"moved {_messages(self.moved)} from {self.dlq_url} to {self.queue_url}"
+        head += f" (SQS message move task, {self.status.lower()})"
+        if self.failure:
+            head += f": {self.failure}"
+        left = None if self.to_move is None else max(self.to_move - self.moved, 0)
+        if left:
+            head += f"; about {_messages(left)} not moved"
+        return head
+
+
+def queue_arn(sqs: Any, url: str) -> str:
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+
+def move_with_task(
+    sqs: Any,
+    dlq_url: str,
+    queue_url: str,
+    *,
+    poll_seconds: float = MOVE_TASK_POLL_SECONDS,
+    sleep: Any = time.sleep,
+) -> MoveTaskReport:
+    """Start SQS's message move task from dlq_url to queue_url and wait until it ends."""
+    dlq_arn, destination_arn = queue_arn(sqs, dlq_url), queue_arn(sqs, queue_url)
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=destination_arn)["TaskHandle"]
+    while True:
+        tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1).get("Results", [])
+        task = tasks[0] if tasks else {}
+        status = str(task.get("Status", "RUNNING"))
+        if status in _MOVE_TASK_ENDED:
+            to_move = task.get("ApproximateNumberOfMessagesToMove")
+            return MoveTaskReport(
+                dlq_url,
+                queue_url,
+                handle,
+                status,
+                moved=int(task.get("ApproximateNumberOfMessagesMoved", 0)),
+                to_move=None if to_move is None else int(to_move),
+                failure=task.get("FailureReason"),
+            )
+        sleep(poll_seconds)
+
+
 # ---------------------------------------------------------------- resolving the queues
 def local_queue_urls(state_file: Path, pair: tuple[str, str]) -> tuple[str, str, dict[str, Any]]:
     if not state_file.exists():
@@ -331,13 +405,12 @@ def main(argv: list[str] | None = None) -> int:
             dlq_url, queue_url = args.dlq_url, args.queue_url
         if dlq_url == queue_url:
             raise RedriveError("the dead-letter queue and the source queue are the same queue")
-        report = redrive(
-            _sqs_client("sqs", args.region, local),
-            dlq_url,
-            queue_url,
-            max_messages=args.max_messages,
-            dry_run=args.dry_run,
-        )
+        sqs = _sqs_client("sqs", args.region, local)
+        report: RedriveReport | MoveTaskReport
+        if local is None and args.max_messages is None and not args.dry_run:
+            report = move_with_task(sqs, dlq_url, queue_url)
+        else:  # moto has no message move tasks; a task cannot stop after N messages
+            report = redrive(sqs, dlq_url, queue_url, max_messages=args.max_messages, dry_run=args.dry_run)
     except RedriveError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -347,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         raise
     print(report.format())
-    return 1 if report.failed else 0
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 
 It invokes the same handler the schedule invokes (ReparseDocumentsFunction in template.yaml),
 in this process, against the local stack's AWS endpoint; the running stack's pollers then parse
-what it queued. Against AWS, invoke the deployed function instead:
+what it queued. stdout is the human report only: the function's JSON log lines go to stderr, and
+only warnings and errors unless --verbose (its CloudWatch metrics are not printed). Against AWS, invoke the deployed function instead:
     aws lambda invoke --function-name <ReparseDocumentsFunction> out.json && cat out.json
 """
 
@@ -30,14 +31,31 @@ def _use_local_stack() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 
+def _function_logs_to_stderr(verbose: bool) -> None:
+    """The function logs JSON lines to stdout, as Lambda wants; here they would interleave with
+    the report, so they go to stderr (warnings and errors only unless verbose)."""
+    import logging
+
+    from kb_ingest.observability import logger
+
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)
+    if not verbose:
+        logger.setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.reparse", description=__doc__.split("\n\n")[0])
     parser.add_argument("--local", action="store_true", help="use the stack started by `make serve`")
     parser.add_argument("--json", action="store_true", help="print the handler's answer as JSON")
+    parser.add_argument("--verbose", action="store_true", help="the function's info logs too (on stderr)")
     args = parser.parse_args(argv)
     if not args.local:
         parser.error("only --local runs here; in AWS, invoke the deployed function (see --help)")
     _use_local_stack()
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # an EMF blob on stdout is no report
+    _function_logs_to_stderr(args.verbose)
 
     from infra.local.runtime import FunctionRuntime
     from infra.local.template import Template

@@ -10,7 +10,9 @@ Every file under FOLDER (hidden files and folders excepted) goes to
 into a document of the dataset (the same key is always the same document). A file is sent when
 its key is missing or its SHA-256 differs from the one stored with the object (metadata
 `sha256`, written by this command), or when no document holds its object (its event was lost,
-say): the same key makes the same document. Other files are left alone. Then, unless --no-wait, the API
+say): the same key makes the same document. A file the parse function refused before (moved
+under `rejected/` with the reason) is not sent again while it is unchanged: the table shows why
+it was refused (--retry-rejected sends it anyway). Other files are left alone. Then, unless --no-wait, the API
 is polled until every document of the folder is DONE or FAIL (or --timeout), and a table says
 what happened to each file. Remote objects with no local file are left in place.
 
@@ -25,7 +27,6 @@ import hashlib
 import json
 import mimetypes
 import os
-import shutil
 import sys
 import threading
 import time
@@ -74,7 +75,9 @@ class FileResult:
     key: str
     size: int
     sha256: str
-    action: str  # uploaded (new) | changed | unchanged | resent (unchanged, but no document held it)
+    # uploaded (new) | changed | unchanged | resent (unchanged, but no document held it)
+    # | rejected (refused before, unchanged since: not sent again)
+    action: str
     status: str = ""  # UNSTART/RUNNING/CANCEL/DONE/FAIL, or PENDING, REJECTED, MISSING, UPLOAD FAILED
     document_id: str | None = None
     progress: float = 0.0
@@ -88,7 +91,7 @@ class FileResult:
 
     @property
     def sent(self) -> bool:
-        return self.action != "unchanged" and self.status != "UPLOAD FAILED"
+        return self.action not in ("unchanged", "rejected") and self.status != "UPLOAD FAILED"
 
 
 @dataclass
@@ -123,12 +126,16 @@ class SyncReport:
         return self.by_action("resent")
 
     @property
+    def rejected_before(self) -> list[FileResult]:
+        return self.by_action("rejected")
+
+    @property
     def upload_failures(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "UPLOAD FAILED"]
 
     @property
     def ok(self) -> bool:
-        if self.upload_failures:
+        if self.upload_failures or self.rejected_before:
             return False
         if not self.waited:
             return True
@@ -156,67 +163,60 @@ def _is_tty(out: TextIO) -> bool:
 
 
 class ProgressBar:
-    """A one-line text bar redrawn in place on a terminal; on anything else, no bar at all
-    (callers print a line per event with `line`). Thread-safe: S3 transfer callbacks come from
+    """tqdm's bar, redrawn in place on a terminal; on anything else no bar at all (callers print
+    a line per event with `line`). tqdm locks its own output: S3 transfer callbacks come from
     worker threads."""
 
     def __init__(self, out: TextIO, label: str, total: float, describe: Callable[[float, float], str]) -> None:
+        from tqdm import tqdm
+
         self.out = out
         self.label = label
         self.total = total
-        self.done = 0.0
-        self.extra = ""
         self.describe = describe
         self.tty = _is_tty(out)
         self.started = time.monotonic()
-        self._drawn_at = 0.0
         self._lock = threading.Lock()
-        self._visible = False
+        self._done = 0.0
+        self._bar = tqdm(
+            total=total,
+            desc=label,
+            file=out,
+            disable=not self.tty,
+            dynamic_ncols=True,
+            mininterval=0.1,
+            bar_format="{desc} {bar} {percentage:3.0f}%{postfix}",
+        )
+
+    @property
+    def done(self) -> float:
+        return self._done
 
     def add(self, amount: float) -> None:
         with self._lock:
-            self.done += amount
-            self._draw(force=False)
+            self._done += amount
+            self._bar.update(amount)
+            self._bar.set_postfix_str(self.describe(self._done, self.total), refresh=False)
 
     def set(self, done: float, extra: str = "") -> None:
         with self._lock:
-            self.done, self.extra = done, extra
-            self._draw(force=False)
+            self._bar.update(done - self._done)
+            self._done = done
+            self._bar.set_postfix_str(self.describe(done, self.total) + extra, refresh=False)
 
     def line(self, text: str) -> None:
-        """Print a line above the bar (the bar is redrawn under it)."""
+        """Print a line above the bar (tqdm redraws the bar under it)."""
+        from tqdm import tqdm
+
         with self._lock:
-            if self.tty and self._visible:
-                self.out.write("\r\x1b[2K")
-            self.out.write(text + "\n")
-            if self.tty:
-                self._draw(force=True)
+            tqdm.write(text, file=self.out)
             self.out.flush()
 
     def close(self) -> None:
         with self._lock:
             if self.tty:
-                self._draw(force=True)
-                self.out.write("\n")
-                self.out.flush()
-                self._visible = False
-
-    def _draw(self, force: bool) -> None:
-        if not self.tty:
-            return
-        now = time.monotonic()
-        if not force and now - self._drawn_at < 0.1 and self.done < self.total:
-            return
-        self._drawn_at = now
-        fraction = min(self.done / self.total, 1.0) if self.total else 1.0
-        text = f"{self.describe(self.done, self.total)}{self.extra}"
-        width = shutil.get_terminal_size((80, 20)).columns
-        bar_width = max(10, min(40, width - len(self.label) - len(text) - 12))
-        filled = round(fraction * bar_width)
-        line = f"{self.label} [{'#' * filled}{'-' * (bar_width - filled)}] {fraction * 100:3.0f}% {text}"
-        self.out.write("\r\x1b[2K" + line[: width - 1])
-        self.out.flush()
-        self._visible = True
+                self._bar.set_postfix_str(self.describe(self._done, self.total), refresh=True)
+            self._bar.close()
 
 
 # ---------------------------------------------------------------- local files
@@ -285,6 +285,26 @@ def classify(s3: Any, bucket: str, result: FileResult, path: Path, remote: dict[
     if etag and "-" not in etag and etag == file_digest(path, "md5"):
         return "unchanged"
     return "changed"
+
+
+def rejected_unchanged(s3: Any, bucket: str, result: FileResult, path: Path, rejected: dict[str, Any]) -> bool:
+    """Whether the parse function already refused this very file: its object sits under rejected/
+    with the same size and content (the move keeps the bytes, so a plain-MD5 ETag compares).
+    Such a file is not sent again until it changes; the reason is shown instead."""
+    moved = rejected.get(rejected_key(result.key))
+    if moved is None or moved["size"] != result.size:
+        return False
+    etag = moved["etag"]
+    if not etag or "-" in etag or etag != file_digest(path, "md5"):
+        return False
+    try:
+        head = s3.head_object(Bucket=bucket, Key=rejected_key(result.key))
+    except Exception:
+        return False
+    reason = unquote((head.get("Metadata") or {}).get("rejected-reason", "rejected by the parse function"))
+    result.status, result.settled = "REJECTED", True
+    result.message = f"{reason} (unchanged since it was rejected: not sent again)"
+    return True
 
 
 # ---------------------------------------------------------------- API
@@ -440,6 +460,7 @@ def sync_folder(
     out: TextIO | None = None,
     poll_interval: float = 1.0,
     session: requests.Session | None = None,
+    retry_rejected: bool = False,
 ) -> SyncReport:
     """Upload FOLDER's new and changed files to the dataset's inbox; with `wait`, poll the API until
     their documents are DONE or FAIL (or `timeout` seconds). Progress goes to `out` (default: the
@@ -466,6 +487,12 @@ def sync_folder(
         remote = list_inbox(s3, bucket, prefix)
     except Exception as error:
         raise SyncError(f"cannot list s3://{bucket}/{prefix}: {error}") from None
+    rejected: dict[str, Any] = {}
+    if not retry_rejected:
+        try:
+            rejected = list_inbox(s3, bucket, rejected_key(prefix))
+        except Exception:
+            rejected = {}  # no read access there: every missing file counts as new
 
     paths: dict[str, Path] = {}
     for relative, path in local_files(root):
@@ -474,6 +501,8 @@ def sync_folder(
             raise SyncError(f"{relative}: the S3 key would be longer than {MAX_KEY_BYTES} bytes")
         result = FileResult(relative, key, path.stat().st_size, file_digest(path), action="")
         result.action = classify(s3, bucket, result, path, remote.get(key))
+        if result.action == "uploaded" and rejected and rejected_unchanged(s3, bucket, result, path, rejected):
+            result.action = "rejected"
         report.files.append(result)
         paths[key] = path
     report.remote_only = sorted(set(remote) - set(paths))
@@ -482,7 +511,7 @@ def sync_folder(
     # handled: remember where it stood, so that old DONE is not taken for the new one. An
     # unchanged object that no document holds (deleted through the API, or its event lost) is
     # sent again: the same key makes the same document.
-    existing = [f for f in report.files if f.action != "uploaded"]
+    existing = [f for f in report.files if f.action not in ("uploaded", "rejected")]
     if api is not None and existing:
         try:
             docs = find_documents(api, dataset_id, existing)
@@ -493,11 +522,16 @@ def sync_folder(
                 f.baseline = docs.get(f.key)
             elif f.key not in docs:
                 f.action = "resent"
-    to_send = [f for f in report.files if f.action != "unchanged"]
+    to_send = [f for f in report.files if f.action not in ("unchanged", "rejected")]
     print(
         f"{len(report.files)} files in {root}: {len(report.uploaded)} new, {len(report.changed)} changed, "
         f"{len(report.unchanged)} unchanged"
         + (f", {len(report.resent)} without a document (sent again)" if report.resent else "")
+        + (
+            f", {len(report.rejected_before)} rejected before and unchanged (not sent; --retry-rejected sends them)"
+            if report.rejected_before
+            else ""
+        )
         + (
             f"; {len(report.remote_only)} objects in the inbox have no local file (left alone)"
             if report.remote_only
@@ -634,6 +668,7 @@ def format_table(report: SyncReport) -> str:
         f"{len(report.files)} files: {len(report.uploaded)} new, {len(report.changed)} changed, "
         f"{len(report.unchanged)} unchanged"
         + (f", {len(report.resent)} resent" if report.resent else "")
+        + (f", {len(report.rejected_before)} rejected before" if report.rejected_before else "")
         + f"; {len(sent)} sent ({human_bytes(report.bytes_uploaded)})"
     )
     if report.upload_failures:
@@ -701,6 +736,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bucket", help="documents bucket (default $DOCUMENTS_BUCKET)")
     parser.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
     parser.add_argument("--no-wait", action="store_true", help="upload only; do not wait for parsing")
+    parser.add_argument(
+        "--retry-rejected",
+        action="store_true",
+        help="send files again that were rejected before and have not changed since (the default skips them)",
+    )
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for parsing (default 300)")
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between status polls (default 1)")
     args = parser.parse_args(argv)
@@ -737,6 +777,7 @@ def main(argv: list[str] | None = None) -> int:
             wait=not args.no_wait,
             timeout=args.timeout,
             poll_interval=args.poll,
+            retry_rejected=args.retry_rejected,
         )
     except SyncError as error:
         print(f"error: {error}", file=sys.stderr)

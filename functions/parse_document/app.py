@@ -26,7 +26,10 @@ from kb_ingest.domain.uploads import RetryLater, on_upload_landed
 from kb_ingest.observability import logger, metrics, tracer
 from kb_ingest.settings import get_settings
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A message that cannot be decided yet (RetryLater: a drop-folder dataset not found within its
+# 60 s grace, an upload without its record yet) is reported failed so SQS brings it back, but it
+# is an expected answer: no traceback, no function error. handler() raises only for real errors.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 PAGE_OF_DOCUMENTS = 100
 
 
@@ -138,6 +141,7 @@ def handle_message(record: SQSRecord, lambda_context: Any) -> None:
             logger.warning("unknown message dropped", extra={"body": body})
     except RetryLater as retry:
         delay_redelivery(record.event_source_arn, record.receipt_handle, retry.seconds)
+        logger.info("message retried later", extra={"reason": str(retry), "retry_in_seconds": retry.seconds})
         raise
 
 
@@ -145,5 +149,15 @@ def handle_message(record: SQSRecord, lambda_context: Any) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse | dict[str, Any]:
-    metrics.add_metric(name="MessagesReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
-    return process_partial_response(event=event, record_handler=handle_message, processor=processor, context=context)
+    records = event.get("Records", [])
+    metrics.add_metric(name="MessagesReceived", unit=MetricUnit.Count, value=len(records))
+    response = process_partial_response(
+        event=event, record_handler=handle_message, processor=processor, context=context
+    )
+    errors = [error for _, error, _ in processor.exceptions if not isinstance(error, RetryLater)]
+    for error in errors:
+        logger.error("message failed", exc_info=error)
+    if errors and records and len(response.get("batchItemFailures", [])) == len(records):
+        # Every message failed, some for real: fail the invocation as Powertools would (Errors alarm).
+        raise RuntimeError(f"all {len(records)} messages failed; first error: {errors[0]!r}") from errors[0]
+    return response

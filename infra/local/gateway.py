@@ -7,7 +7,8 @@ template.yaml routes them to, and the functions' results become HTTP responses a
 
 What it does as API Gateway does:
 - routing: exact segments beat `{param}` segments beat a greedy `{proxy+}`, compared left to right;
-  a route's own method beats `ANY`; a trailing slash is ignored for matching and kept in rawPath;
+  a route's own method beats `ANY`; one trailing slash is ignored for matching and kept in rawPath
+  (as reported of AWS, undocumented; `trailing_slash="strict"` is the other reading, see Router);
   HEAD and OPTIONS are ordinary methods (no CORS preflight unless the HttpApi has CorsConfiguration);
   no route and no `$default` -> 404 `{"message":"Not Found"}`.
 - events: lower-cased headers with repeats joined by ",", `cookie` moved to `cookies`,
@@ -28,6 +29,7 @@ import binascii
 import email.utils
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -62,10 +64,28 @@ def _segments(path: str) -> list[str]:
     return stripped.split("/") if stripped else []
 
 
+# How a request path with a trailing slash is matched. API Gateway HTTP APIs refuse route keys
+# ending in "/"; that `/a/b/` reaches the `/a/b` route (rawPath keeping the slash) is what people
+# report seeing, not what AWS documents. "observed" matches so; "strict" takes the slash as an
+# empty last segment (only a greedy route can take it). template.yaml must answer alike in both.
+TRAILING_SLASH_OBSERVED = "observed"
+TRAILING_SLASH_STRICT = "strict"
+
+
+def _request_segments(path: str, trailing_slash: str) -> list[str]:
+    segments = path.lstrip("/").split("/")
+    if segments[-1] == "" and (trailing_slash == TRAILING_SLASH_OBSERVED or len(segments) == 1):
+        segments.pop()  # one trailing slash at most, never every one
+    return segments
+
+
 class Router:
     """API Gateway's choice of route for a method and path."""
 
-    def __init__(self, routes: Iterable[HttpRoute]) -> None:
+    def __init__(self, routes: Iterable[HttpRoute], *, trailing_slash: str = TRAILING_SLASH_OBSERVED) -> None:
+        if trailing_slash not in (TRAILING_SLASH_OBSERVED, TRAILING_SLASH_STRICT):
+            raise ValueError(f"trailing_slash must be {TRAILING_SLASH_OBSERVED!r} or {TRAILING_SLASH_STRICT!r}")
+        self.trailing_slash = trailing_slash
         self.routes = list(routes)
         self._compiled = [(route, _segments(route.path)) for route in self.routes if route.path != "$default"]
         self._default = next((route for route in self.routes if route.path == "$default"), None)
@@ -73,7 +93,7 @@ class Router:
     def match(self, method: str, raw_path: str) -> RouteMatch | None:
         method = method.upper()
         path = raw_path.split("?", 1)[0]
-        request = _segments(path)
+        request = _request_segments(path, self.trailing_slash)
         best: tuple[tuple[Any, ...], RouteMatch] | None = None
         for route, pattern in self._compiled:
             if route.method not in ("ANY", method):
@@ -362,6 +382,7 @@ class LocalGateway:
         api_id: str | None = None,
         account_id: str = LOCAL_ACCOUNT_ID,
         region: str = DEFAULT_REGION,
+        trailing_slash: str | None = None,
     ) -> None:
         self.template = template
         self.runtime = runtime or FunctionRuntime(template, region=region, account_id=account_id)
@@ -375,7 +396,10 @@ class LocalGateway:
                 raise TemplateError(f"the template has several HTTP APIs {apis}; pass api_id")
             api_id = apis[0] if apis else "ServerlessHttpApi"
         self.api_logical_id = api_id
-        self.router = Router(route for route in template.routes if route.api_id == api_id)
+        self.router = Router(
+            (route for route in template.routes if route.api_id == api_id),
+            trailing_slash=trailing_slash or os.environ.get("KB_LOCAL_TRAILING_SLASH") or TRAILING_SLASH_OBSERVED,
+        )
         api = template.http_apis.get(api_id)
         api_props = api.properties if api else {}
         self.stage = str(api_props.get("StageName", "$default"))

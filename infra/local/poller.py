@@ -6,8 +6,10 @@
     workers.stop()
 
 SQS: one thread per SQS event of a function long-polls its queue (WaitTimeSeconds=1, so shutdown is
-prompt) for up to BatchSize messages (at most 10), invokes the handler with the event Lambda's
-event-source mapping builds, and deletes what succeeded: everything when the handler returns,
+prompt) for up to BatchSize messages (at most 10) whenever one of its concurrency slots is free
+(KB_LOCAL_MAX_CONCURRENCY, else the event's ScalingConfig.MaximumConcurrency, else 4), invokes the
+handler in a thread of its own with the event Lambda's event-source mapping builds, and deletes
+what succeeded: everything when the handler returns,
 nothing when it raises or times out, and with ReportBatchItemFailures every message not listed in
 `batchItemFailures` (an invalid failure list fails the whole batch, as Lambda does). Failed messages
 come back after the queue's visibility timeout, and moto's redrive moves them to the dead-letter
@@ -39,6 +41,8 @@ from infra.local.template import ScheduleSource, SqsSource
 log = logging.getLogger("infra.local.poller")
 
 SCHEDULE_ENV = "KB_LOCAL_SCHEDULE_SECONDS"
+CONCURRENCY_ENV = "KB_LOCAL_MAX_CONCURRENCY"
+DEFAULT_CONCURRENCY = 4  # concurrent batches per SQS source when neither the template nor the environment says
 MAX_SQS_BATCH = 10  # one ReceiveMessage call
 
 
@@ -210,25 +214,53 @@ def scheduled_event(rule_arn: str, account_id: str, region: str, now: float | No
 
 
 # ---------------------------------------------------------------- threads
-class SqsPoller(threading.Thread):
-    """One SQS event-source mapping."""
+def max_concurrency(source: SqsSource, local_setting: int | None = None) -> int:
+    """Concurrent batches of an SQS event source: the local setting, else the template's
+    ScalingConfig.MaximumConcurrency, else DEFAULT_CONCURRENCY."""
+    if local_setting is None and os.environ.get(CONCURRENCY_ENV, "").strip():
+        local_setting = int(os.environ[CONCURRENCY_ENV])
+    if local_setting is not None:
+        return max(1, int(local_setting))
+    scaling = source.properties.get("ScalingConfig") or {}
+    if isinstance(scaling, dict) and str(scaling.get("MaximumConcurrency", "")).strip().isdigit():
+        return max(1, int(scaling["MaximumConcurrency"]))
+    return DEFAULT_CONCURRENCY
 
-    def __init__(self, workers: BackgroundWorkers, source: SqsSource, queue_url: str, queue_arn: str) -> None:
+
+class SqsPoller(threading.Thread):
+    """One SQS event-source mapping: receives a batch whenever one of its concurrency slots is free
+    and invokes the function for it in a thread of its own, as Lambda's pollers do."""
+
+    def __init__(
+        self,
+        workers: BackgroundWorkers,
+        source: SqsSource,
+        queue_url: str,
+        queue_arn: str,
+        concurrency: int | None = None,
+    ) -> None:
         super().__init__(name=f"sqs:{source.function_id}.{source.event_name}", daemon=True)
         self.workers = workers
         self.source = source
         self.queue_url = queue_url
         self.queue_arn = queue_arn
         self.batch_size = max(1, min(source.batch_size, MAX_SQS_BATCH))
-        self.in_flight = 0
+        self.concurrency = concurrency if concurrency is not None else max_concurrency(source)
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._lock = threading.Lock()
+        self._batches: set[threading.Thread] = set()
+        self.in_flight = 0  # messages in batches being processed
         self.invocations = 0
         self.deleted = 0
         self.failed = 0
+        self.peak_concurrency = 0
 
     def run(self) -> None:
         stop = self.workers.stop_event
         sqs = self.workers.stack.client("sqs")
         while not stop.is_set():
+            if not self._slots.acquire(timeout=0.5):
+                continue
             try:
                 response = sqs.receive_message(
                     QueueUrl=self.queue_url,
@@ -238,6 +270,7 @@ class SqsPoller(threading.Thread):
                     MessageAttributeNames=["All"],
                 )
             except Exception as exc:  # moto going away at shutdown, or a transient error
+                self._slots.release()
                 if stop.is_set():
                     break
                 log.warning("%s: receive failed: %s", self.name, exc)
@@ -245,17 +278,31 @@ class SqsPoller(threading.Thread):
                 continue
             messages = response.get("Messages") or []
             if not messages:
+                self._slots.release()
                 continue
-            self.in_flight = len(messages)
-            try:
-                self._process(sqs, messages)
-            finally:
-                self.in_flight = 0
+            batch = threading.Thread(target=self._batch, args=(sqs, messages), name=f"{self.name}#batch", daemon=True)
+            with self._lock:
+                self.in_flight += len(messages)
+                self._batches.add(batch)
+                self.peak_concurrency = max(self.peak_concurrency, len(self._batches))
+            batch.start()
+        with self._lock:
+            running = list(self._batches)
+        for batch in running:
+            batch.join(10)
+
+    def _batch(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._process(sqs, messages)
+        finally:
+            with self._lock:
+                self.in_flight -= len(messages)
+                self._batches.discard(threading.current_thread())
+            self._slots.release()
 
     def _process(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
         event = sqs_event(messages, self.queue_arn, self.workers.stack.region)
         invocation = self.workers.runtime.invoke(self.source.function_id, event, cancel=self.workers.stop_event)
-        self.invocations += 1
         doomed = messages_to_delete(messages, invocation, self.source.report_batch_item_failures)
         if doomed:
             entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(doomed)]
@@ -263,8 +310,10 @@ class SqsPoller(threading.Thread):
                 sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
             except Exception as exc:
                 log.warning("%s: delete failed: %s", self.name, exc)
-        self.deleted += len(doomed)
-        self.failed += len(messages) - len(doomed)
+        with self._lock:
+            self.invocations += 1
+            self.deleted += len(doomed)
+            self.failed += len(messages) - len(doomed)
         log.info(
             "%s: %d message(s) -> %s, %d deleted, %d left for retry (%.0f ms)%s",
             self.source.function_id,
@@ -322,6 +371,7 @@ class BackgroundWorkers:
         wait_time_seconds: int = 1,
         pollers: bool = True,
         schedules: bool = True,
+        concurrency: int | None = None,
     ) -> None:
         self.stack = stack
         self.runtime = runtime
@@ -348,7 +398,7 @@ class BackgroundWorkers:
                     continue
                 if source.properties.get("FilterCriteria"):
                     self.warnings.append(f"{fn.logical_id}.{source.event_name}: FilterCriteria is not applied locally")
-                self.pollers.append(SqsPoller(self, source, url, arn))
+                self.pollers.append(SqsPoller(self, source, url, arn, max_concurrency(source, concurrency)))
             for schedule in fn.schedules:
                 if not schedules or not schedule.enabled:
                     continue

@@ -45,6 +45,42 @@ _module_counter = itertools.count(1)
 _import_lock = threading.RLock()
 
 
+def isolate_log_keys_per_invocation() -> None:
+    """Give every invocation thread its own copy of Powertools' structured-log keys.
+
+    In Lambda a container runs one invocation at a time, so Powertools keeps the keys it adds to
+    every line (function_request_id, correlation_id, cold_start, ...) in one dict per formatter.
+    Locally every function shares one process and invocations run at the same time in threads:
+    with one dict, a line logged by one request could carry another's request id. Here the dict
+    is per thread, each invocation starting from the keys the logger was built with.
+    """
+    try:
+        from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+    except ImportError:  # functions that do not use Powertools
+        return
+    if isinstance(LambdaPowertoolsFormatter.__dict__.get("log_format"), property):
+        return
+    local = threading.local()
+
+    def formats() -> dict[int, dict[str, Any]]:
+        per_thread = getattr(local, "formats", None)
+        if per_thread is None:
+            per_thread = local.formats = {}
+        return per_thread
+
+    def get_log_format(self: Any) -> dict[str, Any]:
+        mine = formats().get(id(self))
+        if mine is None:
+            mine = formats()[id(self)] = dict(self.__dict__.get("log_format") or {})
+        return mine
+
+    def set_log_format(self: Any, value: dict[str, Any]) -> None:
+        self.__dict__.setdefault("log_format", value)  # the keys every invocation starts from
+        formats()[id(self)] = value
+
+    LambdaPowertoolsFormatter.log_format = property(get_log_format, set_log_format)  # type: ignore[attr-defined,assignment]
+
+
 class LambdaContext:
     """What Lambda passes as `context` to a Python handler."""
 
@@ -103,8 +139,12 @@ class FunctionRuntime:
         account_id: str = LOCAL_ACCOUNT_ID,
         stack_name: str = LOCAL_STACK_NAME,
         enforce_timeouts: bool = True,
+        function_timeouts: dict[str, float] | None = None,
     ) -> None:
+        isolate_log_keys_per_invocation()
         self.template = template
+        # Local overrides of functions' Timeout (seconds), e.g. short leases in crash tests.
+        self.function_timeouts = dict(function_timeouts or {})
         self.region = region
         self.account_id = account_id
         self.function_names = dict(function_names or {})
@@ -121,6 +161,9 @@ class FunctionRuntime:
             return self.template.functions[function_id]
         except KeyError:
             raise KeyError(f"no function {function_id!r} in {self.template.path}") from None
+
+    def timeout(self, function_id: str) -> float:
+        return float(self.function_timeouts.get(function_id, self.function(function_id).timeout))
 
     def function_name(self, function_id: str) -> str:
         return self.function_names.get(function_id) or f"{self.stack_name}-{function_id}"
@@ -197,7 +240,7 @@ class FunctionRuntime:
         return LambdaContext(
             self.function_name(function_id),
             fn.memory_size,
-            fn.timeout,
+            self.timeout(function_id),
             region=self.region,
             account_id=self.account_id,
             request_id=request_id,
@@ -217,7 +260,7 @@ class FunctionRuntime:
         `wait_seconds` waits less than the function's Timeout (API Gateway's integration timeout);
         `cancel`, once set, stops the wait after `cancel_grace_seconds` (shutdown).
         """
-        fn = self.function(function_id)
+        self.function(function_id)  # KeyError for an unknown function, before any thread starts
         context = self.context(function_id)
         outcome: dict[str, Any] = {}
         started = time.monotonic()
@@ -237,7 +280,7 @@ class FunctionRuntime:
 
         thread = threading.Thread(target=run, name=f"lambda:{function_id}:{context.aws_request_id[:8]}", daemon=True)
         thread.start()
-        limit = float(fn.timeout) if self.enforce_timeouts else None
+        limit = self.timeout(function_id) if self.enforce_timeouts else None
         if wait_seconds is not None and self.enforce_timeouts:
             limit = min(limit, wait_seconds) if limit is not None else wait_seconds
         abandoned = False

@@ -11,12 +11,21 @@ Environment:
     KB_DEV_TENANT_ID              the dev tenant (default 00000000000000000000000000000de1)
     KB_LOCAL_VISIBILITY_TIMEOUT   seconds; replaces every queue's VisibilityTimeout
     KB_LOCAL_SCHEDULE_SECONDS     seconds; replaces every Schedule event's rate
+    KB_LOCAL_DATA_DIR             where the data is kept between runs (default .local/data)
+    KB_LOCAL_FRESH=1              delete the kept data first (make serve FRESH=1)
+    KB_LOCAL_MAX_CONCURRENCY      concurrent batches per SQS source (default: the template's, else 4)
+    KB_LOCAL_FUNCTION_TIMEOUTS    e.g. ParseDocumentFunction=20: local Timeout overrides (seconds)
+    KB_LOCAL_FSYNC=1              fsync every journal write (survive power loss, not just kill -9)
+    KB_LOCAL_TRAILING_SLASH       "strict": the gateway does not match /a/b/ to the /a/b route
+                                  (default "observed", as reported of API Gateway; see gateway.Router)
 
 For tests, the same stack in-process:
 
     with run_local_stack(port=0) as local:
         requests.get(f"{local.url}/api/v1/dataset", headers={"Authorization": f"Bearer {local.api_key}"})
-        local.stack.queue_urls["PurgeQueue"]; local.workers.wait_idle(); local.invoke_scheduled("PurgeDatasetFunction")
+        local.stack.queue_urls["CleanupQueue"]  # template.yaml's logical ids: ParseQueue, ...
+        local.workers.wait_idle(timeout=30)     # polled queues empty, no batch running
+        local.invoke_scheduled("CleanupFunction")  # one scheduled run now (or ReparseDocumentsFunction)
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.gateway import DEFAULT_PORT, LocalGateway
+from infra.local.persistence import wipe
 from infra.local.poller import BackgroundWorkers
 from infra.local.runtime import FunctionRuntime, Invocation
 from infra.local.stack import LocalStack
@@ -44,8 +54,12 @@ from infra.local.template import DEFAULT_TEMPLATE, LOCAL_STACK_NAME, REPO_ROOT, 
 log = logging.getLogger("infra.local.serve")
 
 DEFAULT_DEV_TENANT_ID = "00000000000000000000000000000de1"
+DATA_DIR_ENV = "KB_LOCAL_DATA_DIR"
+FRESH_ENV = "KB_LOCAL_FRESH"
+TIMEOUTS_ENV = "KB_LOCAL_FUNCTION_TIMEOUTS"
 DEV_KEY_LABEL = "local dev key"
 STATE_DIR = REPO_ROOT / ".local"
+DEFAULT_DATA_DIR = STATE_DIR / "data"
 
 
 def new_dev_api_key() -> str:
@@ -131,11 +145,16 @@ def run_local_stack(
     env_overrides: Mapping[str, str] | None = None,
     visibility_timeout: int | None = None,
     schedule_seconds: float | None = None,
+    data_dir: Path | None = None,
+    function_timeouts: Mapping[str, float] | None = None,
+    concurrency: int | None = None,
 ) -> Iterator[LocalHandle]:
     """The full local stack in this process; stops everything on exit.
 
     `api_key` defaults to a fresh random key (tests never touch .local/); `tenant_id` to
     KB_DEV_TENANT_ID or the fixed dev tenant. `background=False` skips the pollers and schedules.
+    `data_dir` keeps the data there between runs (default: nothing is kept); `function_timeouts`
+    overrides functions' Timeout locally; `concurrency` the concurrent batches of every SQS source.
     """
     if not isinstance(template, Template):
         template = Template(template or DEFAULT_TEMPLATE, parameter_overrides, stack_name=stack_name)
@@ -151,6 +170,8 @@ def run_local_stack(
                 parameter_overrides=parameter_overrides,
                 visibility_timeout=visibility_timeout,
                 env_overrides=env_overrides,
+                data_dir=data_dir,
+                function_timeouts=function_timeouts,
             )
         )
         if seed_api_key:
@@ -161,13 +182,16 @@ def run_local_stack(
             region=stack.region,
             account_id=stack.account_id,
             stack_name=stack_name,
+            function_timeouts=stack.function_timeouts,
         )
         gateway = stack_cm.enter_context(
             LocalGateway(template, runtime, port=port, account_id=stack.account_id, region=stack.region)
         )
         workers = None
         if background:
-            workers = stack_cm.enter_context(BackgroundWorkers(stack, runtime, schedule_seconds=schedule_seconds))
+            workers = stack_cm.enter_context(
+                BackgroundWorkers(stack, runtime, schedule_seconds=schedule_seconds, concurrency=concurrency)
+            )
         yield LocalHandle(gateway.url, api_key, tenant_id, stack, runtime, gateway, workers)
 
 
@@ -211,7 +235,12 @@ def summary(local: LocalHandle, state_file: Path | None) -> str:
     if local.workers is not None:
         for poller in local.workers.pollers:
             queue = poller.source.queue_id or poller.queue_arn
-            lines.append(row(f"poller {poller.source.function_id}", f"<- {queue} (batch {poller.batch_size})"))
+            lines.append(
+                row(
+                    f"poller {poller.source.function_id}",
+                    f"<- {queue} (batch {poller.batch_size}, {poller.concurrency} at a time)",
+                )
+            )
         for runner in local.workers.schedulers:
             every = f"every {runner.interval:g}s" if runner.interval is not None else runner.source.expression
             lines.append(row(f"schedule {runner.source.function_id}", f"{runner.source.event_name}: {every}"))
@@ -224,9 +253,28 @@ def summary(local: LocalHandle, state_file: Path | None) -> str:
         f"  AWS_ENDPOINT_URL={details['aws_endpoint_url']} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
         f"aws s3 ls s3://{next(iter(details['buckets'].values()), '')}",
         "",
-        "Ctrl-C stops it (state lives in memory only).",
+        "Ctrl-C stops it. " + _data_line(local),
     ]
     return "\n".join(lines)
+
+
+def _data_line(local: LocalHandle) -> str:
+    stack = local.stack
+    if stack.data_dir is None:
+        return "Nothing is kept: the data goes when the stack stops."
+    report = stack.restore_report
+    restored = f" ({report.describe()})" if report is not None else ""
+    return f"Data is kept in {stack.data_dir}{restored}; `make serve FRESH=1` starts empty."
+
+
+def parse_timeouts(text: str) -> dict[str, float]:
+    """`ParseDocumentFunction=20,CleanupFunction=30` -> {id: seconds}."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        if part.strip():
+            name, _, value = part.partition("=")
+            out[name.strip()] = float(value)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,6 +283,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("KB_LOCAL_AWS_PORT", 0)))
     parser.add_argument("--template", default=str(DEFAULT_TEMPLATE))
     parser.add_argument("--state-dir", default=str(STATE_DIR))
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get(DATA_DIR_ENV, "").strip() or None,
+        help=f"where the data is kept between runs (default {DEFAULT_DATA_DIR}, or ${DATA_DIR_ENV})",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        default=os.environ.get(FRESH_ENV, "").strip().lower() in ("1", "true", "yes"),
+        help="delete the kept data first and start empty (make serve FRESH=1)",
+    )
+    parser.add_argument("--no-persist", action="store_true", help="keep nothing: the data goes when the stack stops")
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
     args = parser.parse_args(argv)
 
@@ -257,8 +317,22 @@ def main(argv: list[str] | None = None) -> int:
     state_dir = Path(args.state_dir)
     state_file = state_dir / "stack.json"
     api_key = persistent_dev_api_key(state_dir)
+    data_dir: Path | None = None
+    if not args.no_persist:
+        data_dir = Path(args.data_dir) if args.data_dir else state_dir / "data"
+        if args.fresh:
+            wipe(data_dir)
+            print(f"starting empty: removed the data kept in {data_dir}", flush=True)
+    timeouts = parse_timeouts(os.environ.get(TIMEOUTS_ENV, ""))
     try:
-        with run_local_stack(args.port, template=args.template, aws_port=args.aws_port, api_key=api_key) as local:
+        with run_local_stack(
+            args.port,
+            template=args.template,
+            aws_port=args.aws_port,
+            api_key=api_key,
+            data_dir=data_dir,
+            function_timeouts=timeouts,
+        ) as local:
             _write_state(state_file, local.describe())
             print(summary(local, state_file), flush=True)
             try:

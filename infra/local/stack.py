@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from infra.local import moto_adapters
+from infra.local.persistence import LocalState, RestoreReport
 from infra.local.template import (
     BUCKET_TYPE,
     DEFAULT_TEMPLATE,
@@ -136,14 +138,19 @@ _DYNAMODB_LOCK = threading.RLock()
 
 
 def serialize_moto_dynamodb() -> None:
-    """Make moto's DynamoDB handle one request at a time.
+    """Make moto's DynamoDB handle one request at a time, and journal what each one wrote.
 
-    moto runs TransactWriteItems by deep-copying the tables and putting the copies back when a
-    condition fails, with no lock: two transactions in flight at once (the threaded server does
-    that) undo each other's writes or see a half-restored table. Real DynamoDB isolates them,
-    so the local stack serializes DynamoDB requests to behave the same; S3 and SQS are untouched.
+    moto's writes check a condition and then write with no lock (and its transactions roll back by
+    putting items back): two requests in flight at once (the threaded server does that) could both
+    pass a condition only one should, or see a half-rolled-back transaction. Real DynamoDB isolates
+    them, so the local stack serializes DynamoDB requests to behave the same; S3 and SQS are
+    untouched. With the adapters in moto_adapters.py a request costs what its items cost, so the
+    lock is held for well under a millisecond. Under the same lock, the items the request touched
+    are journaled (persistence.py) before the answer goes out.
     """
     from moto.dynamodb.responses import DynamoHandler
+
+    from infra.local import persistence
 
     if getattr(DynamoHandler.call_action, "_serialized", False):
         return
@@ -151,7 +158,13 @@ def serialize_moto_dynamodb() -> None:
 
     def call_action(self: Any) -> Any:
         with _DYNAMODB_LOCK:
-            return original(self)
+            try:
+                result = original(self)
+            except BaseException:
+                persistence.flush_dynamodb()  # whatever it changed before failing is still changed
+                raise
+            persistence.flush_dynamodb()
+            return result
 
     call_action._serialized = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
@@ -174,6 +187,8 @@ class LocalStack:
         env_overrides: Mapping[str, str] | None = None,
         set_environ: bool = True,
         cleanup: bool = True,
+        data_dir: Path | None = None,
+        function_timeouts: Mapping[str, float] | None = None,
     ) -> None:
         if isinstance(template, Template):
             if parameter_overrides:
@@ -194,6 +209,11 @@ class LocalStack:
         self.env_overrides = dict(env_overrides or {})
         self.set_environ = set_environ
         self.cleanup = cleanup
+        # Where the data is kept between runs (None: nothing is kept, S3 bodies in a temporary folder).
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.function_timeouts = {k: float(v) for k, v in (function_timeouts or {}).items()}
+        self.state: LocalState | None = None
+        self.restore_report: RestoreReport | None = None
 
         self.endpoint_url = ""
         self.physical: dict[str, Physical] = {}
@@ -227,6 +247,7 @@ class LocalStack:
                 return self
             from moto.server import ThreadedMotoServer
 
+            moto_adapters.install()
             serialize_moto_dynamodb()
 
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request otherwise
@@ -243,6 +264,10 @@ class LocalStack:
             self._create_tables()
             self._create_buckets()
             self._create_event_buses_and_rules()
+            self.state = LocalState(self.data_dir)
+            self.restore_report = self.state.attach(self)
+            if self.data_dir is not None:
+                log.info("local stack: data in %s (%s)", self.data_dir, self.restore_report.describe())
             self._resolve_environment()
             self._warn_unsupported()
             if self.set_environ:
@@ -260,6 +285,9 @@ class LocalStack:
                 return
             self._started = False
         try:
+            if self.state is not None:
+                self.state.detach()  # the teardown below is not journaled
+                self.state = None
             if self.cleanup:
                 self._delete_resources()
         finally:
@@ -662,25 +690,30 @@ class LocalStack:
             for name in self.event_bus_names.values():
                 with contextlib.suppress(Exception):
                     events.delete_event_bus(Name=name)
-        s3 = self.client("s3")
+        # Tables, buckets and queues are dropped from moto's in-process backends: going through the
+        # API would read every object (moto's ListObjectVersions deep-copies each body) and delete
+        # kept bodies one request at a time. Kept data (data_dir) stays on disk for the next start.
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.s3.models import s3_backends
+        from moto.sqs.models import sqs_backends
+        from moto.utilities.utils import get_partition
+
+        s3 = s3_backends[self.account_id][get_partition(self.region)]
         for name in self.bucket_names.values():
-            with contextlib.suppress(Exception):
-                for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
-                    doomed = [
-                        {"Key": v["Key"], "VersionId": v["VersionId"]}
-                        for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-                    ]
-                    if doomed:
-                        s3.delete_objects(Bucket=name, Delete={"Objects": doomed, "Quiet": True})
-                s3.delete_bucket(Bucket=name)
-        sqs = self.client("sqs")
-        for url in self.queue_urls.values():
-            with contextlib.suppress(Exception):
-                sqs.delete_queue(QueueUrl=url)
-        ddb = self.client("dynamodb")
+            bucket = s3.buckets.pop(name, None)
+            s3_backends.bucket_accounts.pop(name, None)
+            if bucket is None:
+                continue
+            for versions in list(dict.values(bucket.keys)):
+                for version in versions:
+                    with contextlib.suppress(Exception):
+                        version.dispose()
+        sqs = sqs_backends[self.account_id][self.region]
+        for name in self.queue_names.values():
+            sqs.queues.pop(name, None)
+        ddb = dynamodb_backends[self.account_id][self.region]
         for name in self.table_names.values():
-            with contextlib.suppress(Exception):
-                ddb.delete_table(TableName=name)
+            ddb.tables.pop(name, None)
 
 
 def _attr(value: Any) -> str:

@@ -158,3 +158,31 @@ def test_the_scheduled_reparse_notices_a_file_changed_behind_its_back(api, live)
     assert eventually(lambda: docs_of(api, dataset_id)["a.txt"]["run"] == "3")
     chunks = api.call("GET", f"/dataset/{dataset_id}/documents/{doc['id']}/chunks")["data"]["chunks"]
     assert "second line" in " ".join(chunk["content"] for chunk in chunks)
+
+
+def test_a_dataset_not_found_yet_is_retried_quietly_within_its_grace(live, capfd, monkeypatch):
+    """An id that matches no dataset may be one created a moment ago: the message comes back
+    (60 s later) as an expected answer, not a function error with a traceback (which, in AWS,
+    would also trip the function's Errors alarm)."""
+    import sys
+
+    key = f"inbox/{'cd' * 16}/early.txt"
+    live.stack.client("s3").put_object(Bucket=bucket_of(live), Key=key, Body=b"before its dataset")
+    handler = live.runtime.handler("ParseDocumentFunction")
+    module = sys.modules[handler.__module__]
+    delayed: list[int] = []
+    monkeypatch.setattr(module, "delay_redelivery", lambda arn, handle, seconds: delayed.append(seconds))
+    record = {
+        "messageId": "m-1", "receiptHandle": "r-1", "body": json.dumps({"Records": [s3_record(live, key, "ObjectCreated:Put")]}),
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ParseQueue", "awsRegion": "us-east-1",
+    }  # fmt: skip
+    capfd.readouterr()
+    invocation = live.runtime.invoke("ParseDocumentFunction", {"Records": [record]})
+    logs = capfd.readouterr()
+    assert invocation.ok, invocation.error
+    # It comes back. (Locally the stack's poller may run the real event in the same container at
+    # the same time, sharing the batch processor, which Lambda never does: its failure may be listed too.)
+    assert {"itemIdentifier": "m-1"} in invocation.result["batchItemFailures"]
+    assert delayed and set(delayed) == {60}  # (the stack's own poller may take the real event too)
+    assert "Traceback" not in logs.out + logs.err

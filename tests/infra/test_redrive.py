@@ -228,3 +228,64 @@ def test_queues_of_a_deployed_stack_come_from_cloudformation():
     )
     with pytest.raises(RedriveError, match="does not exist"):
         stack_queue_urls(CloudFormation(), "other", ("ParseDeadLetterQueue", "ParseQueue"))
+
+
+# ---------------------------------------------------------------- AWS: SQS's message move task
+DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/kb-ParseDeadLetterQueue"
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/kb-ParseQueue"
+DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:kb-ParseDeadLetterQueue"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:kb-ParseQueue"
+
+
+def _stubbed_sqs(final_task: dict[str, Any]) -> Any:
+    """An SQS client whose answers are AWS's shapes (botocore validates requests and answers
+    against the service model): moto has no StartMessageMoveTask."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    ).client("sqs")
+    stub = Stubber(client)
+    for url, arn in ((DLQ_URL, DLQ_ARN), (QUEUE_URL, QUEUE_ARN)):
+        stub.add_response(
+            "get_queue_attributes", {"Attributes": {"QueueArn": arn}}, {"QueueUrl": url, "AttributeNames": ["QueueArn"]}
+        )
+    stub.add_response(
+        "start_message_move_task", {"TaskHandle": "handle-1"}, {"SourceArn": DLQ_ARN, "DestinationArn": QUEUE_ARN}
+    )
+    running = {
+        "TaskHandle": "handle-1",
+        "Status": "RUNNING",
+        "SourceArn": DLQ_ARN,
+        "ApproximateNumberOfMessagesMoved": 3,
+    }
+    for task in (running, final_task):
+        stub.add_response("list_message_move_tasks", {"Results": [task]}, {"SourceArn": DLQ_ARN, "MaxResults": 1})
+    stub.activate()
+    client.stub = stub
+    return client
+
+
+def test_in_aws_the_move_is_an_sqs_message_move_task_followed_to_its_end():
+    done = {"Status": "COMPLETED", "SourceArn": DLQ_ARN, "ApproximateNumberOfMessagesMoved": 7,
+            "ApproximateNumberOfMessagesToMove": 7}  # fmt: skip
+    sqs = _stubbed_sqs(done)
+    waits: list[float] = []
+    report = redrive_module.move_with_task(sqs, DLQ_URL, QUEUE_URL, sleep=waits.append)
+    sqs.stub.assert_no_pending_responses()
+    assert waits == [redrive_module.MOVE_TASK_POLL_SECONDS]  # one poll while RUNNING
+    assert report.ok
+    assert report.format() == f"moved 7 messages from {DLQ_URL} to {QUEUE_URL} (SQS message move task, completed)"
+
+
+def test_a_failed_move_task_says_why_and_exits_1(monkeypatch, capsys):
+    failed = {"Status": "FAILED", "SourceArn": DLQ_ARN, "ApproximateNumberOfMessagesMoved": 2,
+              "ApproximateNumberOfMessagesToMove": 5, "FailureReason": "AccessDenied on kb-ParseQueue"}  # fmt: skip
+    sqs = _stubbed_sqs(failed)
+    monkeypatch.setattr(redrive_module, "_sqs_client", lambda service, region, local: sqs)
+    monkeypatch.setattr(redrive_module.time, "sleep", lambda seconds: None)
+    assert redrive_module.main(["--dlq-url", DLQ_URL, "--queue-url", QUEUE_URL]) == 1
+    out = capsys.readouterr().out
+    assert "moved 2 messages" in out and "(SQS message move task, failed): AccessDenied on kb-ParseQueue" in out
+    assert "about 3 messages not moved" in out

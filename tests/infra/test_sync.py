@@ -174,6 +174,30 @@ def test_failures_and_rejections_are_reported_and_fail_the_sync(live, key, bucke
     assert "REJECTED" in table and "FAIL" in table and "1 DONE, 1 FAIL, 1 REJECTED" in table
 
 
+def test_a_rejected_file_is_not_sent_again_until_it_changes(live, key, bucket, tmp_path, dataset_id):
+    root = tmp_path / "refused"
+    root.mkdir()
+    (root / "data.unknownext").write_text("no parser for this")
+    first = run(live, key, bucket, root, dataset_id)
+    assert [(f.action, f.status) for f in first.files] == [("uploaded", "REJECTED")]
+
+    s3 = CountingS3(live.stack.client("s3"))
+    second = run(live, key, bucket, root, dataset_id, s3=s3)
+    assert s3.uploads == []  # the same bytes would be refused the same way
+    (again,) = second.files
+    assert (again.action, again.status) == ("rejected", "REJECTED")
+    assert "not supported" in again.message and "not sent again" in again.message
+    assert second.exit_code == 1  # still a file the dataset does not hold
+    assert "1 rejected before" in format_table(second)
+
+    forced = run(live, key, bucket, root, dataset_id, s3=s3, retry_rejected=True)
+    assert s3.uploads == [f"inbox/{dataset_id}/data.unknownext"] and forced.files[0].status == "REJECTED"
+    (root / "data.unknownext").write_text("changed, still no parser")
+    s3.uploads.clear()
+    changed = run(live, key, bucket, root, dataset_id, s3=s3)
+    assert s3.uploads == [f"inbox/{dataset_id}/data.unknownext"] and changed.files[0].action == "uploaded"
+
+
 def test_no_wait_uploads_and_returns_at_once(live, key, bucket, tmp_path, dataset_id):
     root = tmp_path / "quick"
     root.mkdir()
@@ -321,7 +345,7 @@ def test_progress_bar_draws_in_place_on_a_terminal_only():
     bar.close()
     text = screen.getvalue()
     assert "\r" in text and "uploaded a.txt\n" in text
-    assert "100% 200/200" in text and text.endswith("\n")
+    assert "100%, 200/200" in text and text.endswith("\n")  # tqdm's bar
 
     plain = io.StringIO()
     bar = ProgressBar(plain, "upload", 200, lambda done, total: "")

@@ -75,18 +75,40 @@ def ensure_api_key(key: str, tenant_id: str, label: str) -> None:
     ).save()
 
 
+KEY_ID_CHARS = 12  # a key's id: the start of its SHA-256 hash, what `keys list` shows
+
+
+def key_id(info: ApiKeyInfo) -> str:
+    return info.key_hash[:KEY_ID_CHARS]
+
+
+class AmbiguousKeyId(Exception):
+    """A key id (hash prefix) that starts more than one key's hash."""
+
+
 def revoke_api_key(key_or_hash: str) -> ApiKeyInfo | None:
-    """Revoke by the key itself or by its hash; None when no such key exists."""
-    candidates = [key_or_hash, hash_key(key_or_hash)]
-    for candidate in candidates:
+    """Revoke by the key itself, its hash, or its id (the first 12 or more characters of its hash,
+    as `keys list` shows them); None when no such key exists. Revoking twice keeps the first time."""
+    for candidate in (key_or_hash, hash_key(key_or_hash)):
         try:
             item = ApiKeyModel.get(candidate, consistent_read=True)
         except DoesNotExist:
             continue
-        if item.revoked_at is None:
-            item.update(actions=[ApiKeyModel.revoked_at.set(now_ms())])
-        return _info(item)
-    return None
+        return _revoke(item)
+    prefix = key_or_hash.strip().lower()
+    if len(prefix) < KEY_ID_CHARS or any(c not in "0123456789abcdef" for c in prefix):
+        return None
+    # An operator command on a table of one item per key (never a request path): a Scan is fine.
+    matches = list(ApiKeyModel.scan(ApiKeyModel.key_hash.startswith(prefix)))
+    if len(matches) > 1:
+        raise AmbiguousKeyId(f"{prefix} starts {len(matches)} keys' hashes: give more characters")
+    return _revoke(matches[0]) if matches else None
+
+
+def _revoke(item: ApiKeyModel) -> ApiKeyInfo:
+    if item.revoked_at is None:
+        item.update(actions=[ApiKeyModel.revoked_at.set(now_ms())])
+    return _info(item)
 
 
 def list_api_keys() -> list[ApiKeyInfo]:

@@ -10,12 +10,12 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from kb_ingest.clock import now_ms
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, NameClaimModel, PurgeJobModel
-from kb_ingest.dal.names import NameBook, claim_key, dataset_name_scope, new_claim, pause_after_losing
+from kb_ingest.dal.names import NameBook, claim_key, dataset_name_scope, new_claim
+from kb_ingest.dal.retry import contended_attempts
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetOrder, NameTaken
 from kb_ingest.domain.naming import name_key
 
-_MAX_ATTEMPTS = 20
 # Racing creates of one name each lose at most once per racer that got in first.
 _MAX_NAME_ATTEMPTS = 200
 _FIELDS = tuple(Dataset.__dataclass_fields__)
@@ -72,9 +72,7 @@ class DynamoDatasetStore:
     # ------------------------------------------------------------ writes
     def create(self, dataset: Dataset) -> Dataset:
         scope = dataset_name_scope(dataset.tenant_id)
-        for losses in range(_MAX_NAME_ATTEMPTS):
-            if losses:
-                pause_after_losing(losses)
+        for _ in contended_attempts(_MAX_NAME_ATTEMPTS):
             # One Query over the name's family finds the lowest free suffix, however many are taken.
             candidate = NameBook(scope).free_name(dataset.name)
             stored = replace(dataset, name=candidate)
@@ -110,7 +108,7 @@ class DynamoDatasetStore:
     def _rename(self, dataset: Dataset, new_name: str, actions: list[Any]) -> Dataset | None:
         scope = dataset_name_scope(dataset.tenant_id)
         actions = [*actions, DatasetModel.name.set(new_name), DatasetModel.name_key.set(name_key(new_name))]
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in contended_attempts():
             old_name = dataset.name
             try:
                 with Transaction(self._connection) as transaction:
@@ -146,7 +144,7 @@ class DynamoDatasetStore:
 
     def delete(self, dataset: Dataset) -> bool:
         scope = dataset_name_scope(dataset.tenant_id)
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in contended_attempts():
             current = self.get(dataset.tenant_id, dataset.id)
             if current is None:
                 return False

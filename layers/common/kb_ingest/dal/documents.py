@@ -15,13 +15,13 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, DocumentModel, NameClaimModel
-from kb_ingest.dal.names import NameBook, claim_key, document_name_scope, new_claim, pause_after_losing
+from kb_ingest.dal.names import NameBook, claim_key, document_name_scope, new_claim
+from kb_ingest.dal.retry import contended_attempts
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset
 from kb_ingest.domain.documents import DatasetGone, Document, DocumentExists, DocumentOrder, NameTaken
 from kb_ingest.domain.naming import name_key
 
-_MAX_ATTEMPTS = 20
 # Racing uploads of one name each lose at most once per racer that got in first.
 _MAX_NAME_ATTEMPTS = 200
 # Two items per document plus the dataset's counter stay under DynamoDB's 100 per transaction.
@@ -132,9 +132,7 @@ class DynamoDocumentStore:
 
     def _add_batch(self, dataset: Dataset, batch: list[Document]) -> list[Document]:
         scope = document_name_scope(dataset.id)
-        for losses in range(_MAX_NAME_ATTEMPTS):
-            if losses:
-                pause_after_losing(losses)
+        for _ in contended_attempts(_MAX_NAME_ATTEMPTS):
             # One BatchGetItem for the names, one Query per family of a taken one.
             names = NameBook(scope).free_names([document.name for document in batch])
             named = []
@@ -166,7 +164,7 @@ class DynamoDocumentStore:
         raise RuntimeError("could not claim document names: too much contention")
 
     def update(self, document: Document, values: dict[str, Any], new_name: str | None) -> Document | None:
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in contended_attempts():
             actions = [getattr(DocumentModel, key).set(value) for key, value in values.items()]
             if "size" in values or "upload_status" in values:  # keep the empty-documents index exact
                 empty_in = _empty_in(replace(document, **{k: v for k, v in values.items() if k in _FIELDS}))
@@ -213,7 +211,7 @@ class DynamoDocumentStore:
     def remove(self, document: Document) -> bool:
         scope = document_name_scope(document.kb_id)
         count_on_dataset = True
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in contended_attempts():
             try:
                 with Transaction(self._connection) as transaction:
                     transaction.delete("document", to_item(document))

@@ -14,8 +14,6 @@ stores the name as it was written, for people reading the table.
 """
 
 import hashlib
-import random
-import time
 from collections.abc import Iterable
 
 from pynamodb.exceptions import DoesNotExist
@@ -162,10 +160,3 @@ class NameBook:
         if key not in self._looked_up:
             self._look_up([name])
         return key in self._taken
-
-
-def pause_after_losing(losses: int) -> None:
-    """Racing claims of one family all compute the same lowest free name; each round only one
-    wins. A jittered, growing pause spreads the losers out instead of having them all collide
-    again on the next name (exponential backoff with full jitter)."""
-    time.sleep(random.uniform(0, min(0.01 * 2**losses, 0.32)))

@@ -14,12 +14,12 @@ from pynamodb.expressions.condition import Condition
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.documents import to_domain, to_item
 from kb_ingest.dal.models import DatasetModel, DocumentModel
+from kb_ingest.dal.retry import contended_attempts
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.documents import Document
 from kb_ingest.domain.parse_runs import RunFailure, RunResult, RunStart, retry_delay_ms, with_entry
 
 RUNNING, CANCEL, DONE, FAIL = "1", "2", "3", "4"
-_MAX_ATTEMPTS = 20
 
 
 def _of_run(run_id: str) -> Condition:
@@ -48,7 +48,7 @@ class DynamoRunStore:
         """Begin a fresh run (whatever state the document is in) with the parser settings it
         will use, and take its previous counts off the dataset. None when the document is gone."""
         now = run.now
-        for _ in range(_MAX_ATTEMPTS):
+        for _ in contended_attempts():
             actions = [
                 DocumentModel.run.set(RUNNING),
                 DocumentModel.run_id.set(run.run_id),

@@ -18,12 +18,19 @@ CODE_OF_KIND = {
 _NO_DATA = object()
 
 
-def envelope(code: int, message: str, data: Any = _NO_DATA, headers: dict[str, str] | None = None) -> JSONResponse:
-    """`{"code", "message"[, "data"]}` with HTTP 200, as RAGFlow answers everything."""
+def envelope(
+    code: int,
+    message: str,
+    data: Any = _NO_DATA,
+    headers: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> JSONResponse:
+    """`{"code", "message"[, "data"]}` with HTTP 200, as RAGFlow answers everything (a redirect
+    carries the envelope too, for clients that do not follow it)."""
     body: dict[str, Any] = {"code": code, "message": message}
     if data is not _NO_DATA:
         body["data"] = data
-    return JSONResponse(body, status_code=200, headers=headers)
+    return JSONResponse(body, status_code=status_code, headers=headers)
 
 
 def ok(data: Any = _NO_DATA, message: str = "success") -> JSONResponse:

@@ -1,0 +1,254 @@
+"""infra/local/moto_adapters.py answers exactly as moto's own code does, at the cost of the items
+involved: the Query adapter is compared with moto's Table.query on random data and random pages,
+and the transaction adapter rolls back only what a cancelled transaction touched."""
+
+import contextlib
+import random
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from infra.local import moto_adapters
+
+
+@pytest.fixture
+def ddb():
+    moto_adapters.install()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="docs",
+            AttributeDefinitions=[
+                {"AttributeName": "kb", "AttributeType": "S"},
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": "ctime", "AttributeType": "N"},
+                {"AttributeName": "name", "AttributeType": "S"},
+                {"AttributeName": "owner", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "kb", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
+            LocalSecondaryIndexes=[
+                {
+                    "IndexName": "by_ctime",
+                    "KeySchema": [
+                        {"AttributeName": "kb", "KeyType": "HASH"},
+                        {"AttributeName": "ctime", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
+                {
+                    "IndexName": "by_name",
+                    "KeySchema": [
+                        {"AttributeName": "kb", "KeyType": "HASH"},
+                        {"AttributeName": "name", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                },
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by_owner",
+                    "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+@contextlib.contextmanager
+def motos_own_query():
+    from moto.dynamodb.models.table import Table
+
+    adapted = Table.query
+    Table.query = moto_adapters._originals["Table.query"]
+    try:
+        yield
+    finally:
+        Table.query = adapted
+
+
+def _seed(ddb, rng: random.Random, n: int) -> None:
+    for _ in range(n):
+        item = {
+            "kb": {"S": rng.choice(["a", "b", "c"])},
+            "id": {"S": f"doc-{rng.randrange(10_000):05d}"},
+            "ctime": {"N": str(rng.randrange(50))},  # many ties: the table key breaks them
+            "name": {"S": rng.choice(["alpha", "beta", "gamma", "delta"]) + str(rng.randrange(30))},
+        }
+        if rng.random() < 0.7:
+            item["owner"] = {"S": rng.choice(["u1", "u2"])}  # sparse global index
+        if rng.random() < 0.2:
+            del item["name"]  # sparse local index
+        ddb.put_item(TableName="docs", Item=item)
+        if rng.random() < 0.2:  # updates move items within the indexes
+            ddb.update_item(
+                TableName="docs",
+                Key={"kb": item["kb"], "id": item["id"]},
+                UpdateExpression="SET ctime = :c",
+                ExpressionAttributeValues={":c": {"N": str(rng.randrange(50))}},
+            )
+        if rng.random() < 0.1:
+            ddb.delete_item(TableName="docs", Key={"kb": item["kb"], "id": item["id"]})
+
+
+def _pages(ddb, request: dict) -> list[dict]:
+    pages, start = [], None
+    while True:
+        page = ddb.query(**request, **({"ExclusiveStartKey": start} if start else {}))
+        pages.append({k: page.get(k) for k in ("Items", "Count", "ScannedCount", "LastEvaluatedKey")})
+        start = page.get("LastEvaluatedKey")
+        if not start or len(pages) > 30:
+            return pages
+
+
+def _random_query(rng: random.Random) -> dict:
+    index = rng.choice([None, "by_ctime", "by_name", "by_owner"])
+    request: dict = {"TableName": "docs", "Limit": rng.choice([3, 7, 30]), "ScanIndexForward": rng.random() < 0.5}
+    values: dict = {}
+    if index == "by_owner":
+        condition = "#h = :h"
+        names = {"#h": "owner"}
+        values[":h"] = {"S": rng.choice(["u1", "u2"])}
+    else:
+        condition = "#h = :h"
+        names = {"#h": "kb"}
+        values[":h"] = {"S": rng.choice(["a", "b", "c"])}
+        sort = {None: ("id", "S"), "by_ctime": ("ctime", "N"), "by_name": ("name", "S")}[index]
+        kind = rng.choice(["none", "between", "ge", "lt", "begins", "eq"])
+        low = {"S": "doc-03000"} if sort[1] == "S" and index is None else {"S": "beta"}
+        high = {"S": "doc-07000"} if sort[1] == "S" and index is None else {"S": "gamma"}
+        if sort[1] == "N":
+            low, high = {"N": str(rng.randrange(25))}, {"N": str(25 + rng.randrange(25))}
+        names["#r"] = sort[0]
+        if kind == "between":
+            condition += " AND #r BETWEEN :lo AND :hi"
+            values.update({":lo": low, ":hi": high})
+        elif kind == "ge":
+            condition += " AND #r >= :lo"
+            values[":lo"] = low
+        elif kind == "lt":
+            condition += " AND #r < :hi"
+            values[":hi"] = high
+        elif kind == "eq":
+            condition += " AND #r = :lo"
+            values[":lo"] = low
+        elif kind == "begins" and sort[1] == "S":
+            condition += " AND begins_with(#r, :p)"
+            values[":p"] = {"S": low["S"][:3]}
+        else:
+            del names["#r"]
+    if rng.random() < 0.3:
+        request["FilterExpression"] = "attribute_exists(#o)"
+        names["#o"] = "owner"
+    request.update(KeyConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    if index:
+        request["IndexName"] = index
+    return request
+
+
+def test_query_pages_are_the_same_as_motos_own(ddb):
+    rng = random.Random(14)
+    _seed(ddb, rng, 150)
+    for _ in range(80):
+        request = _random_query(rng)
+        adapted = _pages(ddb, request)
+        with motos_own_query():
+            own = _pages(ddb, request)
+        assert adapted == own, request
+
+
+def test_a_page_reads_only_the_page(ddb):
+    # Given a partition of 3,000 items
+    for i in range(3_000):
+        ddb.put_item(TableName="docs", Item={"kb": {"S": "big"}, "id": {"S": f"{i:05d}"}, "ctime": {"N": str(i)}})
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends["123456789012"]["us-east-1"].tables["docs"]
+    calls = 0
+    get_item = table.get_item
+
+    def counting(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        return get_item(*args, **kwargs)
+
+    table.get_item = counting
+    # When a page of 30 is read from the middle, newest first
+    page = ddb.query(
+        TableName="docs",
+        IndexName="by_ctime",
+        KeyConditionExpression="kb = :k",
+        ExpressionAttributeValues={":k": {"S": "big"}},
+        Limit=30,
+        ScanIndexForward=False,
+        ExclusiveStartKey={"kb": {"S": "big"}, "id": {"S": "01500"}, "ctime": {"N": "1500"}},
+    )
+    # Then it holds the 30 before the start key, and only those (and the next) were looked at
+    assert [int(i["ctime"]["N"]) for i in page["Items"]] == list(range(1499, 1469, -1))
+    assert calls <= 31
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(ddb):
+    ddb.put_item(TableName="docs", Item={"kb": {"S": "a"}, "id": {"S": "1"}, "ctime": {"N": "1"}, "v": {"N": "1"}})
+    ddb.put_item(TableName="docs", Item={"kb": {"S": "a"}, "id": {"S": "other"}, "ctime": {"N": "5"}})
+    with pytest.raises(ClientError) as caught:
+        ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "docs",
+                        "Key": {"kb": {"S": "a"}, "id": {"S": "1"}},
+                        "UpdateExpression": "SET v = v + :one, ctime = :c",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":c": {"N": "99"}},
+                    }
+                },
+                {"Put": {"TableName": "docs", "Item": {"kb": {"S": "a"}, "id": {"S": "new"}, "ctime": {"N": "2"}}}},
+                {"Delete": {"TableName": "docs", "Key": {"kb": {"S": "a"}, "id": {"S": "other"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": "docs",
+                        "Key": {"kb": {"S": "a"}, "id": {"S": "missing"}},
+                        "ConditionExpression": "attribute_exists(id)",
+                    }
+                },
+            ]
+        )
+    reasons = [r["Code"] for r in caught.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+    items = ddb.query(
+        TableName="docs",
+        IndexName="by_ctime",
+        KeyConditionExpression="kb = :k",
+        ExpressionAttributeValues={":k": {"S": "a"}},
+    )["Items"]
+    # Then the update, the put and the delete are all undone, in the table and in its indexes
+    assert [(i["id"]["S"], i["ctime"]["N"], i.get("v", {}).get("N")) for i in items] == [
+        ("1", "1", "1"),
+        ("other", "5", None),
+    ]
+
+
+def test_a_transaction_costs_its_items_not_its_table(ddb):
+    for i in range(2_000):
+        ddb.put_item(TableName="docs", Item={"kb": {"S": "big"}, "id": {"S": f"{i:05d}"}})
+    import copy
+
+    copied = 0
+    deepcopy = copy.deepcopy
+
+    def counting(value, *args, **kwargs):
+        nonlocal copied
+        copied += 1
+        return deepcopy(value, *args, **kwargs)
+
+    copy.deepcopy = counting
+    try:
+        ddb.transact_write_items(
+            TransactItems=[{"Put": {"TableName": "docs", "Item": {"kb": {"S": "big"}, "id": {"S": "x"}}}}]
+        )
+    finally:
+        copy.deepcopy = deepcopy
+    assert copied < 20  # moto's own code deep-copies the 2,000-item table (thousands of objects)
