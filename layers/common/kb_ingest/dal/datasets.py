@@ -10,7 +10,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from kb_ingest.clock import now_ms
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, NameClaimModel, PurgeJobModel
-from kb_ingest.dal.names import NameBook, claim_key, dataset_name_scope, new_claim
+from kb_ingest.dal.names import NameBook, claim_key, dataset_name_scope, new_claim, released_by
 from kb_ingest.dal.retry import contended_attempts
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetOrder, NameTaken
@@ -127,7 +127,7 @@ class DynamoDatasetStore:
                         transaction.delete(
                             "old name",
                             NameClaimModel(scope, claim_key(old_name)),
-                            condition=NameClaimModel.owner_id == dataset.id,
+                            condition=released_by(dataset.id),
                         )
             except TransactionCancelled as cancelled:
                 if "new name" in cancelled.failed:
@@ -158,7 +158,7 @@ class DynamoDatasetStore:
                     transaction.delete(
                         "name",
                         NameClaimModel(scope, claim_key(current.name)),
-                        condition=NameClaimModel.owner_id == current.id,
+                        condition=released_by(current.id),
                     )
                     # The job outlives the request: if the queue message is lost, the sweep finds it.
                     job = PurgeJobModel(current.id, tenant_id=current.tenant_id, requested_at=now_ms())
