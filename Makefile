@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-py$(PYTHON_VERSION)
 export PYTHONPATH := layers/common:.
 
-.PHONY: serve test lint format typecheck unit e2e bench keys openapi lock build deploy clean ragflow-suites
+.PHONY: serve test lint format typecheck unit e2e fuzz bench keys openapi lock build deploy clean ragflow-suites
 
 # Every deployment unit's lock (requirements.txt beside a requirements.in): a changed lock rebuilds the venv.
 LOCKS := $(patsubst %.in,%.txt,$(wildcard layers/*/requirements.in functions/*/requirements.in))
@@ -70,6 +70,9 @@ unit: $(INSTALLED)
 
 e2e: $(INSTALLED)
 	$(BIN)/pytest tests/e2e
+
+fuzz: $(INSTALLED) ## schemathesis over docs/openapi.json against a fresh local stack, with real ids
+	$(BIN)/python -m infra.fuzz $(ARGS)
 
 bench: $(INSTALLED) ## benchmarks: figures and ratios against baselines measured in the same run
 	$(BIN)/python -m benchmarks

@@ -147,3 +147,17 @@ def test_uploading_a_taken_name_many_times_reads_its_family_once(local_stack, te
     added_many = upload_documents(documents, S3FileStore(), dataset, batch, 100)
     assert [document["name"] for document in added_many] == ["a(31).txt", "b.txt", "A(32).txt"]
     assert calls == ["BatchGetItem", "Query", "TransactWriteItems"]  # only the taken name's family is read
+
+
+def test_a_dataset_whose_claim_predates_the_key_scheme_can_still_be_renamed_and_deleted(store, tenant_id):
+    # Given datasets whose claims were written under the earlier scheme (the raw lowercased name)
+    scope = f"datasets#{tenant_id}"
+    renamed = store.get(tenant_id, datasets.create_dataset(store, tenant_id, {"name": "old"})["dataset_id"])
+    deleted = store.get(tenant_id, datasets.create_dataset(store, tenant_id, {"name": "older"})["dataset_id"])
+    for dataset in (renamed, deleted):
+        NameClaimModel.get(scope, claim_key(dataset.name)).delete()
+        NameClaimModel(scope, dataset.name, owner_id=dataset.id).save()
+    # Then renaming and deleting them works (they answered 500 after every retry failed)
+    assert store.update(renamed, DatasetChanges(name="new"), 1).name == "new"
+    assert store.delete(deleted) is True
+    assert store.get(tenant_id, deleted.id) is None

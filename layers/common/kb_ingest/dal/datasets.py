@@ -10,7 +10,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from kb_ingest.clock import now_ms
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, NameClaimModel, PurgeJobModel
-from kb_ingest.dal.names import NameBook, claim_key, dataset_name_scope, new_claim
+from kb_ingest.dal.names import NameBook, claim_key, dataset_name_scope, new_claim, released_by
 from kb_ingest.dal.retry import contended_attempts
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset, DatasetChanges, DatasetKey, DatasetOrder, NameTaken
@@ -133,7 +133,7 @@ class DynamoDatasetStore:
                         transaction.delete(
                             "old name",
                             NameClaimModel(scope, claim_key(old_name)),
-                            condition=NameClaimModel.owner_id == dataset.id,
+                            condition=released_by(dataset.id),
                         )
             except TransactionCancelled as cancelled:
                 if "new name" in cancelled.failed:
@@ -225,7 +225,7 @@ def _delete_in(transaction: Transaction, dataset: Dataset | DatasetKey) -> None:
     transaction.delete(
         f"name {dataset.id}",
         NameClaimModel(dataset_name_scope(dataset.tenant_id), claim_key(dataset.name)),
-        condition=NameClaimModel.owner_id == dataset.id,
+        condition=released_by(dataset.id),
     )
     # The job outlives the request: if the queue message is lost, the sweep finds it.
     transaction.save(

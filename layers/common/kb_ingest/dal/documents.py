@@ -15,7 +15,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from kb_ingest.dal.clients import transactions_connection
 from kb_ingest.dal.models import DatasetModel, DocumentModel, NameClaimModel
-from kb_ingest.dal.names import NameBook, claim_key, document_name_scope, new_claim
+from kb_ingest.dal.names import NameBook, claim_key, document_name_scope, new_claim, released_by
 from kb_ingest.dal.retry import contended_attempts
 from kb_ingest.dal.transactions import Transaction, TransactionCancelled
 from kb_ingest.domain.datasets import Dataset
@@ -279,9 +279,7 @@ class DynamoDocumentStore:
                     new_claim(scope, new_name, document.id),
                     condition=NameClaimModel.scope.does_not_exist(),
                 )
-                transaction.delete(
-                    "old name", NameClaimModel(scope, old_key), condition=NameClaimModel.owner_id == document.id
-                )
+                transaction.delete("old name", NameClaimModel(scope, old_key), condition=released_by(document.id))
 
     def remove(self, document: Document) -> bool:
         scope = document_name_scope(document.kb_id)
@@ -293,7 +291,7 @@ class DynamoDocumentStore:
                     transaction.delete(
                         "name",
                         NameClaimModel(scope, claim_key(document.name)),
-                        condition=NameClaimModel.owner_id == document.id,
+                        condition=released_by(document.id),
                     )
                     if count_on_dataset:
                         transaction.update(

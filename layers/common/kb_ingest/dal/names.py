@@ -15,6 +15,7 @@ stores the name as it was written, for people reading the table.
 
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -62,6 +63,13 @@ def _counter_of(key: str) -> int | None:
 
 def new_claim(scope: str, name: str, owner_id: str) -> NameClaimModel:
     return NameClaimModel(scope, claim_key(name), owner_id=owner_id, name=name)
+
+
+def released_by(owner_id: str) -> Any:
+    """The condition for deleting a claim: its owner's, or already gone. A claim written under an
+    earlier key scheme (the raw lowercased name) is not where claim_key looks; its record can
+    still be renamed or deleted, and never takes another owner's claim with it."""
+    return (NameClaimModel.owner_id == owner_id) | NameClaimModel.scope.does_not_exist()
 
 
 def is_claimed(scope: str, name: str) -> bool:
