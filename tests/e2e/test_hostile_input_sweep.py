@@ -12,9 +12,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
+
+from kb_ingest.http.current.routes import is_current_path
 
 OPENAPI = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
 CONTRACT_CODES = {0, 100, 101, 102, 103, 109}
@@ -127,6 +129,13 @@ def problem_with(case: dict[str, Any], response: Any) -> str | None:
     # A path that ends in a slash (`..` is one: HTTP clients resolve `/a/..` to `/a/`) may reach the
     # catch-all route, whose documented answer is a 308 to the path without it, in the envelope.
     redirected = response.status_code == 308 and response.headers.get("location")
+    if response.status_code == 404 and is_current_path(urlsplit(response.url).path):
+        # `..` resolved into today's API (`/api/v1/dataset/..` + `/documents` is `/api/v1/documents`),
+        # whose unknown routes answer HTTP 404 with RAGFlow's body: that generation's envelope.
+        body = response.json()
+        return (
+            None if body.get("code") == 404 and isinstance(body.get("message"), str) else f"not RAGFlow's 404: {body}"
+        )
     if response.status_code != 200 and not redirected:
         return f"HTTP {response.status_code}"
     try:
