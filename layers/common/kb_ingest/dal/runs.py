@@ -73,18 +73,7 @@ class DynamoRunStore:
             try:
                 with Transaction(self._connection) as transaction:
                     transaction.update("document", to_item(document), actions=actions)
-                    if document.chunks_run_id:
-                        transaction.delete("head", ChunkModel(document.id, HEAD))
-                    if document.chunk_num or document.token_num:
-                        transaction.update(
-                            "dataset",
-                            DatasetModel(document.tenant_id, document.kb_id),
-                            actions=[
-                                DatasetModel.chunk_num.add(-document.chunk_num),
-                                DatasetModel.token_num.add(-document.token_num),
-                            ],
-                            condition=DatasetModel.id.exists(),
-                        )
+                    _retire_chunks(transaction, document)
             except TransactionCancelled as cancelled:
                 if "dataset" in cancelled.failed:
                     return None  # the dataset is being deleted
@@ -236,18 +225,7 @@ class DynamoRunStore:
             try:
                 with Transaction(self._connection) as transaction:
                     transaction.update("document", to_item(document), actions=actions)
-                    if document.chunks_run_id:  # the change feed: these chunks are retired
-                        transaction.delete("head", ChunkModel(document.id, HEAD))
-                    if document.chunk_num or document.token_num:
-                        transaction.update(
-                            "dataset",
-                            DatasetModel(document.tenant_id, document.kb_id),
-                            actions=[
-                                DatasetModel.chunk_num.add(-document.chunk_num),
-                                DatasetModel.token_num.add(-document.token_num),
-                            ],
-                            condition=DatasetModel.id.exists(),
-                        )
+                    _retire_chunks(transaction, document)
             except TransactionCancelled:
                 fresh = self._read(document)
                 if fresh is None:
@@ -277,6 +255,23 @@ class DynamoRunStore:
                 DocumentModel.update_time.set(now),
             ],
             add_version_condition=False,
+        )
+
+
+def _retire_chunks(transaction: Transaction, document: Document) -> None:
+    """In the transaction that zeroes a document's counts (a new run, a reset): its chunks stop
+    being served (the head goes, which the change feed records) and its counts leave the dataset."""
+    if document.chunks_run_id:
+        transaction.delete("head", ChunkModel(document.id, HEAD))
+    if document.chunk_num or document.token_num:
+        transaction.update(
+            "dataset",
+            DatasetModel(document.tenant_id, document.kb_id),
+            actions=[
+                DatasetModel.chunk_num.add(-document.chunk_num),
+                DatasetModel.token_num.add(-document.token_num),
+            ],
+            condition=DatasetModel.id.exists(),
         )
 
 
