@@ -1,7 +1,7 @@
 """Backoff between attempts of a contended write: exponential, jittered, bounded, never before
 the first attempt."""
 
-from kb_ingest.dal.retry import CAP_SECONDS, MAX_ATTEMPTS, backoff_seconds, contended_attempts
+from kb_ingest.dal.retry import BUDGET_SECONDS, CAP_SECONDS, MAX_ATTEMPTS, contended_attempts
 
 
 def test_a_write_that_succeeds_at_once_never_sleeps():
@@ -19,7 +19,18 @@ def test_retries_sleep_a_jittered_exponential_time_up_to_the_cap():
     assert len(slept) == MAX_ATTEMPTS - 1
     assert slept[:3] == [0.005, 0.01, 0.02]  # half of 10 ms, 20 ms, 40 ms
     assert max(slept) == CAP_SECONDS / 2
-    assert sum(backoff_seconds(n, draw=1.0) for n in range(1, MAX_ATTEMPTS)) < 5  # bounded in all
+
+
+def test_writers_give_up_when_the_time_budget_is_spent_not_after_a_fixed_count():
+    now = [0.0]
+
+    def slow_attempt_sleep(seconds: float) -> None:
+        now[0] += seconds + 1.0  # each attempt takes a second on a busy table
+
+    attempts = list(contended_attempts(sleep=slow_attempt_sleep, rand=lambda: 0.5, clock=lambda: now[0]))
+    assert 1 < len(attempts) < MAX_ATTEMPTS
+    assert now[0] >= BUDGET_SECONDS
+    assert now[0] < BUDGET_SECONDS + 1.0 + CAP_SECONDS  # no attempt starts after the budget
 
 
 def test_jitter_spreads_racing_writers():

@@ -22,9 +22,14 @@ import random
 import time
 from collections.abc import Callable, Iterator
 
-MAX_ATTEMPTS = 20
+MAX_ATTEMPTS = 100
 BASE_SECONDS = 0.01
-CAP_SECONDS = 0.25  # worst case about 4 s over 20 attempts, well inside an API function's timeout
+CAP_SECONDS = 0.25
+# Writers give up after this long, however many attempts that was: well inside an API function's
+# 29 s. A count alone is not enough: with five writers renaming one dataset each attempt wins one
+# time in five, and when attempts are slow (a busy machine, a throttled table) twenty of them
+# lost about one request in a hundred.
+BUDGET_SECONDS = 12.0
 
 
 def backoff_seconds(retry: int, *, base: float = BASE_SECONDS, cap: float = CAP_SECONDS, draw: float) -> float:
@@ -35,12 +40,17 @@ def backoff_seconds(retry: int, *, base: float = BASE_SECONDS, cap: float = CAP_
 def contended_attempts(
     max_attempts: int = MAX_ATTEMPTS,
     *,
+    budget_seconds: float = BUDGET_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[int]:
-    """Attempt numbers 1..max_attempts; sleeps with full jitter before every attempt but the first
-    (only when the loop goes on, so a write that succeeds never waits)."""
+    """Attempt numbers 1..max_attempts while the budget lasts; sleeps with full jitter before every
+    attempt but the first (only when the loop goes on, so a write that succeeds never waits)."""
+    started = clock()
     for attempt in range(1, max_attempts + 1):
         if attempt > 1:
+            if clock() - started >= budget_seconds:
+                return
             sleep(backoff_seconds(attempt - 1, draw=rand()))
         yield attempt
