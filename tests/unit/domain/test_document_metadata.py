@@ -40,6 +40,7 @@ class Store:
         self.documents = {d.id: d for d in documents}
         self.page_size = page_size
         self.writes = 0
+        self.key_reads = self.query_reads = 0
         self.lock = threading.Lock()
         self.before_write = None  # a hook to change a document between its read and its write
 
@@ -47,19 +48,31 @@ class Store:
         return self.documents.get(document_id)
 
     def get_many(self, dataset_id, document_ids):
+        self.key_reads += len(document_ids)
         return {i: self.documents[i] for i in document_ids if i in self.documents}
 
-    def set_meta_fields(self, document, meta_fields):
+    def fields_pages(self, dataset_id, names):
+        items = sorted(self.documents.values(), key=lambda d: d.id)
+        self.query_reads += len(items)
+        for start in range(0, len(items), self.page_size):
+            yield [{"id": d.id, **{n: getattr(d, n) for n in names}} for d in items[start : start + self.page_size]]
+
+    def set_meta_fields_many(self, dataset_id, changes):
+        """All or nothing, each document conditional on its version (as the DAL's transaction)."""
         with self.lock:
             if self.before_write:
                 hook, self.before_write = self.before_write, None
                 hook(self)
-            current = self.documents.get(document.id)
-            if current is None or current.version != document.version:
-                return False
-            self.documents[document.id] = replace(current, meta_fields=meta_fields, version=current.version + 1)
-            self.writes += 1
-            return True
+            stale = {
+                d.id for d, _ in changes if d.id not in self.documents or self.documents[d.id].version != d.version
+            }
+            if stale:
+                return stale
+            for document, meta_fields in changes:
+                current = self.documents[document.id]
+                self.documents[document.id] = replace(current, meta_fields=meta_fields, version=current.version + 1)
+                self.writes += 1
+            return set()
 
     def meta_fields_pages(self, dataset_id):
         items = sorted(self.documents.values(), key=lambda d: d.id)
@@ -265,17 +278,27 @@ def test_a_document_changed_between_read_and_write_gets_the_change_on_top_of_the
     assert store.documents[doc_id].meta_fields == {"tags": ["a", "z", "b"]}
 
 
-def test_a_document_deleted_before_its_write_is_not_counted_nor_recreated():
-    store = Store([document(1)])
-    doc_id = f"{1:032x}"
-    store.before_write = lambda s: s.documents.pop(doc_id)
-    answer = run(store, {"selector": {"document_ids": [doc_id]}, "updates": [{"key": "a", "value": "x"}]})
-    assert answer == {"updated": 0, "matched_docs": 1} and doc_id not in store.documents
+def test_a_document_deleted_before_its_write_is_not_counted_nor_recreated_and_the_others_are_written():
+    store = Store([document(1), document(2)])
+    gone, kept = f"{1:032x}", f"{2:032x}"
+    store.before_write = lambda s: s.documents.pop(gone)
+    answer = run(store, {"selector": {"document_ids": [gone, kept]}, "updates": [{"key": "a", "value": "x"}]})
+    assert answer == {"updated": 1, "matched_docs": 2} and gone not in store.documents
+    assert store.documents[kept].meta_fields == {"a": "x"}
 
 
-def test_a_thousand_documents_in_one_request():
+def test_a_thousand_documents_in_one_request_read_with_the_datasets_query():
     docs = [document(i) for i in range(1010)]
     store = Store(docs)
     body = {"selector": {"document_ids": [d.id for d in docs]}, "updates": [{"key": "status", "value": "processed"}]}
-    assert run(store, body) == {"updated": 1010, "matched_docs": 1010}
+    assert run(store, body, replace(DATASET, doc_num=1010)) == {"updated": 1010, "matched_docs": 1010}
     assert all(d.meta_fields == {"status": "processed"} for d in store.documents.values())
+    assert (store.key_reads, store.query_reads) == (0, 1010)
+
+
+def test_a_few_documents_of_a_big_dataset_are_read_by_key():
+    docs = [document(i) for i in range(300)]
+    store = Store(docs)
+    body = {"selector": {"document_ids": [d.id for d in docs[:120]]}, "updates": [{"key": "a", "value": "x"}]}
+    assert run(store, body, replace(DATASET, doc_num=300))["updated"] == 120
+    assert (store.key_reads, store.query_reads) == (120, 0)

@@ -9,7 +9,7 @@ exact under concurrent requests. Document writes are conditional on the version 
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
@@ -22,6 +22,9 @@ from kb_ingest.domain.datasets import Dataset
 from kb_ingest.domain.documents import DatasetGone, Document, DocumentExists, DocumentOrder, NameTaken
 from kb_ingest.domain.listing import DocumentFilter, matches
 from kb_ingest.domain.naming import name_key
+
+if TYPE_CHECKING:  # the metadata routes' type; other functions need not import that module
+    from kb_ingest.domain.document_metadata import MetadataTarget
 
 # Racing uploads of one name each lose at most once per racer that got in first.
 _MAX_NAME_ATTEMPTS = 200
@@ -234,16 +237,26 @@ class DynamoDocumentStore:
             return None
         return _projected(item, names)
 
-    def set_meta_fields(self, document: Document, meta_fields: dict[str, Any]) -> bool:
-        """Replace the document's metadata if it still has the version read; False when it was
-        changed or deleted meanwhile (the condition also keeps a deleted document deleted)."""
-        try:
-            to_item(document).update(actions=[DocumentModel.meta_fields.set(meta_fields)])
-        except UpdateError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+    def set_meta_fields_many(self, dataset_id: str, changes: list[tuple["MetadataTarget", dict[str, Any]]]) -> set[str]:
+        """Replace each document's metadata in one transaction (up to 100), each conditional on
+        the version read. All or nothing: the ids of documents changed or deleted meanwhile
+        come back, and then nothing was written (the condition also keeps a deleted document
+        deleted). A conflict with another transaction is retried."""
+        if not changes:
+            return set()
+        for _ in contended_attempts():
+            try:
+                with Transaction(self._connection) as transaction:
+                    for target, meta_fields in changes:
+                        item = DocumentModel(dataset_id, target.id)
+                        item.version = target.version  # the condition, and its increment
+                        transaction.update(target.id, item, actions=[DocumentModel.meta_fields.set(meta_fields)])
+            except TransactionCancelled as cancelled:
+                if cancelled.failed:
+                    return cancelled.failed
+                continue  # another transaction touched one of the items: try again
+            return set()
+        raise RuntimeError("could not update the documents' metadata: too much contention")
 
     def _add_batch(self, dataset: Dataset, batch: list[Document]) -> list[Document]:
         scope = document_name_scope(dataset.id)

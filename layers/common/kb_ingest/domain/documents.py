@@ -268,8 +268,10 @@ class DocumentStore(Protocol):
     def get_fields(self, dataset_id: str, document_id: str, fields: tuple[str, ...]) -> dict[str, Any] | None:
         """The named fields of one document (None when it does not exist)."""
 
-    def set_meta_fields(self, document: "Document", meta_fields: dict[str, Any]) -> bool:
-        """Replace the document's metadata if it is still the version read (False otherwise)."""
+    def set_meta_fields_many(self, dataset_id: str, changes: list[tuple[Any, dict[str, Any]]]) -> set[str]:
+        """Replace each document's metadata (a `document_metadata.MetadataTarget` and its new
+        value), all or nothing, each conditional on the version read; the ids changed meanwhile
+        (nothing was written then)."""
 
     def find_by_name(self, dataset_id: str, name: str) -> "Document | None": ...
 
