@@ -190,3 +190,13 @@ def test_ingestion_summary_and_logs_follow_parse_runs(api):
     assert api.call("GET", f"/datasets/{dataset_id}/ingestions", params={"create_date_to": "soon"})["code"] == 101
     for path in ("ingestions/summary", "ingestions", "ingestions/x"):
         assert api.call("GET", f"/datasets/invalid_id/{path}")["code"] == 102
+
+
+def test_images_and_artifacts_answer_ragflows_not_found_after_its_checks(api):
+    # No images are rendered and no agents run here: every id is one that does not exist
+    for image_id in ("not-a-valid-image-id", "nohyphen", f"{'0' * 32}-thumbnail.png"):
+        assert api.call("GET", f"/documents/images/{image_id}") == {"code": 102, "message": "Image not found."}
+    assert api.call("GET", "/documents/artifact/not-an-artifact.exe") == {"code": 102, "message": "invalid file type"}
+    assert api.call("GET", "/documents/artifact/..%5Cx.png") == {"code": 102, "message": "Invalid filename."}
+    assert api.call("GET", "/documents/artifact/chart.png") == {"code": 102, "message": "Artifact not found."}
+    assert api.raw("GET", "/documents/artifact/chart.png", headers={"Authorization": "Bearer nope"}).status_code == 401
