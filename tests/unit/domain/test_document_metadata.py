@@ -235,6 +235,16 @@ def test_malformed_requests_answer_ragflows_messages_and_write_nothing(body, mes
     assert raised.value.message == message and store.writes == 0
 
 
+def test_ids_no_document_can_have_are_unknown_without_being_looked_up():
+    store = Store([document(1)])
+    body = {"selector": {"document_ids": ["", "x" * 1025]}, "updates": [{"key": "a", "value": "x"}]}
+    with pytest.raises(DataError, match="do not belong to dataset"):
+        run(store, body)
+    assert store.key_reads == 0
+    assert metadata_summary(store, DATASET, DATASET.id, ",,")["summary"] == {}
+    assert store.key_reads == 0
+
+
 def test_unknown_ids_refuse_the_whole_request():
     store = Store([document(1)])
     body = {"selector": {"document_ids": [f"{1:032x}", "nope-1", "nope-2"]}, "updates": [{"key": "a", "value": "x"}]}

@@ -371,7 +371,7 @@ def _read_targets(store: MetadataStore, dataset: Dataset, ids: tuple[str, ...]) 
             for fields in page
             if fields["id"] in wanted
         }
-    return _by_key(store, dataset.id, list(ids))
+    return _by_key(store, dataset.id, [document_id for document_id in ids if is_storable_id(document_id)])
 
 
 def _by_key(store: MetadataStore, dataset_id: str, ids: list[str]) -> dict[str, MetadataTarget]:
@@ -443,9 +443,15 @@ class MetadataPages(Protocol):
         """(document id, meta_fields) of every document of the dataset, a page at a time."""
 
 
+def is_storable_id(value: str) -> bool:
+    """Whether an id can name a stored document (DynamoDB refuses empty keys and keys over
+    1,024 bytes: such an id names nothing, and is not sent)."""
+    return 0 < len(value.encode("utf-8", "surrogatepass")) <= 1024
+
+
 def summary_ids(raw: str | None) -> list[str] | None:
     """`doc_ids` of the summary: comma-separated, at most 100 (RAGFlow's argument error)."""
-    ids = [item for item in (raw or "").split(",")] if raw else None
+    ids = raw.split(",") if raw else None
     if ids is not None and len(ids) > MAX_SUMMARY_IDS:
         raise ArgumentError(f"doc_ids must contain at most {MAX_SUMMARY_IDS} IDs")
     return ids
@@ -460,7 +466,7 @@ def metadata_summary(
         raise DataError(f"You don't own the dataset {dataset_id}. ")
     ids = summary_ids(doc_ids_param)
     if ids:
-        found = store.get_many(dataset.id, list(dict.fromkeys(ids)))
+        found = store.get_many(dataset.id, [i for i in dict.fromkeys(ids) if is_storable_id(i)])
         return {"summary": summarize(document.meta_fields for document in found.values())}
     metas = (meta for page in store.meta_fields_pages(dataset.id) for _, meta in page)
     return {"summary": summarize(metas)}

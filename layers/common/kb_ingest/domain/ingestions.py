@@ -225,7 +225,8 @@ def get_log(store: IngestionStore, dataset: Dataset | None, log_id: str) -> dict
     if dataset is None:
         raise DataError("no authorization")
     document_id, _, run_id = log_id.partition(_LOG_ID_SEPARATOR)
-    document = store.get_fields(dataset.id, document_id, LOG_FIELDS) if document_id and run_id else None
+    readable = 0 < len(document_id.encode("utf-8", "surrogatepass")) <= 1024 and run_id
+    document = store.get_fields(dataset.id, document_id, LOG_FIELDS) if readable else None
     for log in _logs_of(document or {}):
         if log["id"] == log_id:
             return log
