@@ -9,7 +9,7 @@ exact under concurrent requests. Document writes are conditional on the version 
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
@@ -23,10 +23,15 @@ from kb_ingest.domain.documents import DatasetGone, Document, DocumentExists, Do
 from kb_ingest.domain.listing import DocumentFilter, matches
 from kb_ingest.domain.naming import name_key
 
+if TYPE_CHECKING:  # the metadata routes' type; other functions need not import that module
+    from kb_ingest.domain.document_metadata import MetadataTarget
+
 # Racing uploads of one name each lose at most once per racer that got in first.
 _MAX_NAME_ATTEMPTS = 200
 # Two items per document plus the dataset's counter stay under DynamoDB's 100 per transaction.
 _DOCUMENTS_PER_TRANSACTION = 40
+# Documents per Query page when a route reads a projection of the whole dataset.
+_FIELDS_PAGE = 500
 _FIELDS = tuple(Document.__dataclass_fields__)
 _INTEGERS = ("size", "create_time", "update_time", "chunk_num", "token_num", "version", "attempts", "max_attempts")
 
@@ -200,6 +205,59 @@ class DynamoDocumentStore:
         cursor = results.last_evaluated_key
         return page, (cursor["id"]["S"] if cursor else None)
 
+    def fields_pages(
+        self, dataset_id: str, fields: tuple[str, ...], page_size: int = _FIELDS_PAGE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The named fields of every document of the dataset, a page at a time: a Query of the
+        dataset's partition with a projection (RCUs are those of the items read, the response
+        only the fields), never a Scan."""
+        names = list(dict.fromkeys(("id", *fields)))
+        last_key = None
+        while True:
+            results = DocumentModel.query(
+                dataset_id, limit=page_size, last_evaluated_key=last_key, consistent_read=True, attributes_to_get=names
+            )
+            page = [_projected(item, names) for item in results]
+            last_key = results.last_evaluated_key
+            if page:
+                yield page
+            if not last_key:
+                return
+
+    def meta_fields_pages(self, dataset_id: str) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        """(id, meta_fields) of every document of the dataset, a page at a time."""
+        for page in self.fields_pages(dataset_id, ("meta_fields",)):
+            yield [(str(fields["id"]), dict(fields.get("meta_fields") or {})) for fields in page]
+
+    def get_fields(self, dataset_id: str, document_id: str, fields: tuple[str, ...]) -> dict[str, Any] | None:
+        names = list(dict.fromkeys(("id", *fields)))
+        try:
+            item = DocumentModel.get(dataset_id, document_id, consistent_read=True, attributes_to_get=names)
+        except DoesNotExist:
+            return None
+        return _projected(item, names)
+
+    def set_meta_fields_many(self, dataset_id: str, changes: list[tuple["MetadataTarget", dict[str, Any]]]) -> set[str]:
+        """Replace each document's metadata in one transaction (up to 100), each conditional on
+        the version read. All or nothing: the ids of documents changed or deleted meanwhile
+        come back, and then nothing was written (the condition also keeps a deleted document
+        deleted). A conflict with another transaction is retried."""
+        if not changes:
+            return set()
+        for _ in contended_attempts():
+            try:
+                with Transaction(self._connection) as transaction:
+                    for target, meta_fields in changes:
+                        item = DocumentModel(dataset_id, target.id)
+                        item.version = target.version  # the condition, and its increment
+                        transaction.update(target.id, item, actions=[DocumentModel.meta_fields.set(meta_fields)])
+            except TransactionCancelled as cancelled:
+                if cancelled.failed:
+                    return cancelled.failed
+                continue  # another transaction touched one of the items: try again
+            return set()
+        raise RuntimeError("could not update the documents' metadata: too much contention")
+
     def _add_batch(self, dataset: Dataset, batch: list[Document]) -> list[Document]:
         scope = document_name_scope(dataset.id)
         for _ in contended_attempts(_MAX_NAME_ATTEMPTS):
@@ -314,6 +372,17 @@ class DynamoDocumentStore:
                 continue
             return True
         raise RuntimeError("could not remove the document: too much contention")
+
+
+def _projected(item: DocumentModel, names: list[str]) -> dict[str, Any]:
+    """A projected item's fields as plain values (numbers as int or float)."""
+    values: dict[str, Any] = {}
+    for name in names:
+        value = getattr(item, name, None)
+        if isinstance(value, float) and value.is_integer() and name not in ("progress", "process_duation"):
+            value = int(value)
+        values[name] = value
+    return values
 
 
 def _tell_the_chunk_feed(document: Document, values: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ Pure logic: storage comes in as a `DocumentStore` and the bucket as a `FileStore
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -258,6 +258,20 @@ class DocumentStore(Protocol):
 
     def get_many(self, dataset_id: str, document_ids: list[str]) -> dict[str, "Document"]:
         """The documents of the dataset among these ids (a batch read)."""
+
+    def fields_pages(self, dataset_id: str, fields: tuple[str, ...]) -> Iterable[list[dict[str, Any]]]:
+        """The named fields of every document of the dataset, a page at a time (a projected Query)."""
+
+    def meta_fields_pages(self, dataset_id: str) -> Iterable[list[tuple[str, dict[str, Any]]]]:
+        """(id, meta_fields) of every document of the dataset, a page at a time."""
+
+    def get_fields(self, dataset_id: str, document_id: str, fields: tuple[str, ...]) -> dict[str, Any] | None:
+        """The named fields of one document (None when it does not exist)."""
+
+    def set_meta_fields_many(self, dataset_id: str, changes: list[tuple[Any, dict[str, Any]]]) -> set[str]:
+        """Replace each document's metadata (a `document_metadata.MetadataTarget` and its new
+        value), all or nothing, each conditional on the version read; the ids changed meanwhile
+        (nothing was written then)."""
 
     def find_by_name(self, dataset_id: str, name: str) -> "Document | None": ...
 
