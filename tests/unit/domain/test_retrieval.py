@@ -25,6 +25,7 @@ class Hit:
     document_name: str = "notes.txt"
     important_keywords: tuple[str, ...] = ()
     questions: tuple[str, ...] = ()
+    term_similarity: float = 0.0  # the engine's BM25, scaled
 
 
 def test_tokens_are_lower_cased_stemmed_and_cjk_by_character():
@@ -67,7 +68,7 @@ def test_keywords_questions_and_the_document_name_count_as_the_chunks_words():
 
 def test_similarity_weighs_vector_and_term_similarity_by_vector_similarity_weight():
     hits = [
-        Hit("words", "lambda cold start", vector_similarity=0.1),
+        Hit("words", "lambda cold start", vector_similarity=0.1, term_similarity=1.0),
         Hit("meaning", "unrelated", vector_similarity=0.9),
     ]
     by_terms = rank("lambda cold start", hits, RetrievalOptions(vector_similarity_weight=0.3, similarity_threshold=0))
@@ -81,12 +82,24 @@ def test_similarity_weighs_vector_and_term_similarity_by_vector_similarity_weigh
 
 
 def test_the_threshold_drops_weak_chunks_and_total_counts_the_rest():
-    hits = [Hit(f"c{i}", "lambda" if i < 3 else "other", vector_similarity=0.5) for i in range(6)]
+    hits = [Hit(f"c{i}", "lambda" if i < 3 else "other", 0.5, term_similarity=float(i < 3)) for i in range(6)]
     ranking = rank("lambda", hits, RetrievalOptions(similarity_threshold=0.5))
     # matching chunks: 0.3*0.5 + 0.7*1 = 0.85; the others 0.15, under 0.5
     assert ranking.total == 3 and {r.hit.chunk_id for r in ranking.chunks} == {"c0", "c1", "c2"}
     assert all(r.similarity >= 0.5 for r in ranking.chunks)
     assert rank("lambda", hits, RetrievalOptions(similarity_threshold=0.99)).total == 0
+
+
+def test_the_term_side_is_the_mean_of_ragflows_token_similarity_and_the_engines_bm25():
+    hits = [
+        Hit("both", "lambda", 0.5, term_similarity=1.0),
+        Hit("tokens", "lambda", 0.5),
+        Hit("bm25", "x", 0.5, term_similarity=0.6),
+    ]
+    by_id = {r.hit.chunk_id: r for r in rank("lambda", hits, RetrievalOptions(similarity_threshold=0)).chunks}
+    assert by_id["both"].term_similarity == pytest.approx(1.0)
+    assert by_id["tokens"].term_similarity == pytest.approx(0.5)
+    assert by_id["bm25"].term_similarity == pytest.approx(0.3)
 
 
 def test_with_no_vector_weight_the_threshold_is_not_applied_as_ragflow():

@@ -17,6 +17,7 @@ idempotent: upserts merge on chunk_id, deletes and updates name what they change
 import json
 import math
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -287,15 +288,19 @@ class DatasetIndex:
         if document_ids is not None:
             where += " AND (" + " OR ".join(_in("document_id", sorted(set(document_ids)))) + ")"
         query_vector = self.embedder.embed_query(question)
-        keyword_rows = self._keyword_search(question, where, candidates)
-        vector_rows = (
-            self._table.search(query_vector.tolist(), query_type="vector", vector_column_name="vector")
+        table: Any = self._table
+        vector_query = (
+            table.search(query_vector.tolist(), query_type="vector", vector_column_name="vector")
             .distance_type("cosine")
             .where(where, prefilter=True)
             .select([*_RETURNED, "_distance"])
             .limit(candidates)
-            .to_list()
         )
+        # The two legs run at once: LanceDB does the work in Rust without holding the GIL.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            keyword_leg = pool.submit(self._keyword_search, question, where, candidates)
+            vector_leg = pool.submit(vector_query.to_list)
+            keyword_rows, vector_rows = keyword_leg.result(), vector_leg.result()
         best_score = max((float(row.get("_score") or 0.0) for row in keyword_rows), default=0.0)
         term = {row["chunk_id"]: float(row.get("_score") or 0.0) / best_score for row in keyword_rows if best_score}
         rows = {row["chunk_id"]: row for row in vector_rows}
