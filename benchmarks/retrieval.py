@@ -143,7 +143,7 @@ def _quality(result: SectionResult, embedder: Any) -> None:
     result.bars.append(
         bar(
             "hybrid beats BM25 alone and vectors alone",
-            "higher recall@5 and nDCG@10 than both",
+            "recall@5 at least, nDCG@10 higher than both",
             f"recall@5 {hybrid[0]:.3f}, nDCG@10 {hybrid[1]:.3f}",
             all(hybrid[0] >= o[0] and hybrid[1] > o[1] for o in others),
             "the term similarity (RAGFlow's) and the weak static vectors rank some answers below BM25's",

@@ -76,28 +76,47 @@ def normalise(vectors: Vectors) -> Vectors:
 
 
 class WordLlamaEmbedder:
-    """WordLlama's static embeddings: mean-pooled token vectors, no network, no GPU, ~20 MB."""
+    """WordLlama's `l2_supercat` static embeddings: each token's 256-dimension vector from the
+    model's table, averaged over the text, normalised. No network, no GPU, ~16 MB of weights.
+
+    The weights and tokenizer are read from the `wordllama` wheel's own files and the model is
+    run here (a table lookup and a mean), without importing wordllama: its 0.4 releases ship
+    compiled wheels for x86_64 only, while 0.2.2 is pure Python with the same weights, so the
+    search image installs that one on arm64 and the vectors are the same on every machine.
+    """
 
     name = f"{WORDLLAMA}-256"
     dimensions = 256
+    # Longer texts are averaged over their first tokens (a whole-document chunk can be megabytes).
+    MAX_TOKENS = 4096
+    BATCH = 64
 
     def __init__(self) -> None:
+        import importlib.util
         from pathlib import Path
 
-        import wordllama
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
 
-        # The wheel holds the weights (weights/) and the tokenizer (tokenizers/); 0.4 looks for the
-        # tokenizer under tokenizer/ beside itself, so the package folder is passed as the cache,
-        # where it looks under tokenizers/. disable_download: a missing file fails, never fetches.
-        self._model = wordllama.WordLlama.load(
-            config="l2_supercat", dim=self.dimensions, cache_dir=Path(wordllama.__file__).parent, disable_download=True
-        )
+        spec = importlib.util.find_spec("wordllama")  # locates the package without running it
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError("the wordllama package (the embedded model's weights) is not installed")
+        package = Path(next(iter(spec.submodule_search_locations)))
+        weights = load_file(str(package / "weights" / "l2_supercat_256.safetensors"))["embedding.weight"]
+        self._table = np.ascontiguousarray(weights, dtype=np.float32)
+        self._tokenizer = Tokenizer.from_file(str(package / "tokenizers" / "l2_supercat_tokenizer_config.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(self.MAX_TOKENS)
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
-        if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        vectors = np.asarray(self._model.embed(list(texts), norm=False), dtype=np.float32)
-        return normalise(vectors.reshape(len(texts), self.dimensions))
+        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        for start in range(0, len(texts), self.BATCH):
+            encoded = self._tokenizer.encode_batch(list(texts[start : start + self.BATCH]), add_special_tokens=False)
+            for offset, encoding in enumerate(encoded):
+                ids = np.clip(np.asarray(encoding.ids, dtype=np.int64), 0, len(self._table) - 1)
+                if len(ids):
+                    vectors[start + offset] = self._table[ids].mean(axis=0)
+        return normalise(vectors)
 
     def embed_query(self, text: str) -> Vectors:
         return self.embed_documents([text])[0]

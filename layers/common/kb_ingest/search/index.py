@@ -163,6 +163,7 @@ class DatasetIndex:
         self.dataset_id = dataset_id
         self.embedder = embedder
         self._table = table
+        self._has_text_index = False  # known once seen: no index listing on every write
 
     @classmethod
     def open(cls, tenant_id: str, dataset_id: str, embedder: Embedder) -> "DatasetIndex":
@@ -212,8 +213,11 @@ class DatasetIndex:
 
     def _ensure_text_index(self) -> None:
         table = self._table
-        if table is not None and not any(index.columns == ["text"] for index in table.list_indices()):
+        if table is None or self._has_text_index:
+            return
+        if not any(index.columns == ["text"] for index in table.list_indices()):
             _build_text_index(table)
+        self._has_text_index = True
 
     def upsert(self, chunks: Sequence[IndexedChunk]) -> int:
         """Embed and write these chunks, replacing any with the same chunk_id: safe to repeat."""
