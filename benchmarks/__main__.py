@@ -25,6 +25,7 @@ SECTIONS = {
     "local_stack": "6. Local stack as a deployment",
     "extraction": "7. Extraction quality and speed",
     "chunks": "8. Chunk store",
+    "retrieval": "9. Retrieval",
 }
 
 
