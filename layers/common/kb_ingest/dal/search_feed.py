@@ -65,7 +65,7 @@ def _count_pending(changes: list[Change]) -> list[Change]:
     for _ in range(_ATTEMPTS):
         try:
             pending = DatasetModel.get(
-                key.tenant_id, key.id, consistent_read=True, attributes_to_get=["search_pending"]
+                key.tenant_id, key.id, consistent_read=True, attributes_to_get=["id", "search_pending"]
             )
         except DoesNotExist:
             return []
@@ -116,7 +116,7 @@ def _settle_pending(tenant_id: str, dataset_id: str, event_ids: Iterable[str]) -
     for _ in range(_ATTEMPTS):
         try:
             item = DatasetModel.get(
-                tenant_id, dataset_id, consistent_read=True, attributes_to_get=["search_pending", "search_lag"]
+                tenant_id, dataset_id, consistent_read=True, attributes_to_get=["id", "search_pending", "search_lag"]
             )
         except DoesNotExist:
             return 0

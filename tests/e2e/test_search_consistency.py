@@ -1,0 +1,168 @@
+"""Every chunk change reaches the search index, through the local stack as in AWS: ChunksTable's
+stream -> RouteChunkChangesFunction -> IndexQueue (FIFO) -> IndexChunksFunction -> the index.
+
+Each case polls what the index holds, with a deadline, until it matches the chunk store. While
+the search engine (kb_ingest.search) is not installed, tests/fakes/search_index.py stands in for
+it behind the same interface, keeping its rows under the dataset's index prefix in the bucket."""
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from ragflow_sdk import RAGFlow
+
+from tests.fakes import search_index
+
+DEADLINE_SECONDS = 30
+TEXT = "\n\n".join(f"Paragraph {n} talks about serverless retrieval number {n}." for n in range(6))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def engine(live):
+    installed = search_index.install()
+    yield
+    if installed:
+        search_index.uninstall()
+
+
+@pytest.fixture
+def key(live):
+    from kb_ingest.dal.api_keys import create_api_key
+
+    key, info = create_api_key(label="search")
+    return key, info.tenant_id
+
+
+@pytest.fixture
+def rag(live, key):
+    return RAGFlow(api_key=key[0], base_url=live.url)
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = DEADLINE_SECONDS) -> Any:
+    """Poll until `check()` is truthy; fail saying what never happened."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout:g} s: {what} (last: {value!r})")
+        time.sleep(0.2)
+
+
+def indexed(tenant_id: str, dataset_id: str) -> dict[str, Any]:
+    return search_index.rows(tenant_id, dataset_id)
+
+
+def stored_ids(document) -> set[str]:
+    return {chunk.id for chunk in document.list_chunks(page_size=100)}
+
+
+def search_lag(live, api_key: str, dataset_id: str) -> int:
+    answer = requests.get(
+        f"{live.url}/api/v1/datasets", params={"id": dataset_id},
+        headers={"Authorization": f"Bearer {api_key}"}, timeout=30,
+    ).json()  # fmt: skip
+    return answer["data"][0]["search_lag"]
+
+
+def _parsed(rag, name="search", text=TEXT):
+    dataset = rag.create_dataset(name=name)
+    [document] = dataset.upload_documents([{"display_name": "notes.txt", "blob": text.encode()}])
+    [(_, run, chunk_count, _)] = dataset.parse_documents([document.id])
+    assert run == "DONE" and chunk_count >= 1
+    return dataset, document
+
+
+def test_chunks_added_edited_disabled_and_deleted_reach_the_index(live, rag, key):
+    api_key, tenant = key
+    dataset, document = _parsed(rag)
+    parsed = stored_ids(document)
+    eventually(lambda: set(indexed(tenant, dataset.id)) == parsed, "the parsed chunks indexed")
+
+    added = document.add_chunk(content="A hand-written chunk about DynamoDB streams.", important_keywords=["ddb"])
+    row = eventually(lambda: indexed(tenant, dataset.id).get(added.id), "the added chunk indexed")
+    assert (row.document_id, row.document_name, row.important_keywords) == (document.id, "notes.txt", ("ddb",))
+
+    added.update({"content": "An edited chunk about FIFO queues."})
+    eventually(lambda: "FIFO" in getattr(indexed(tenant, dataset.id).get(added.id), "content", ""), "the edit indexed")
+
+    added.update({"available": False})
+    eventually(lambda: indexed(tenant, dataset.id)[added.id].available is False, "the chunk disabled in the index")
+    assert indexed(tenant, dataset.id)[added.id].content == "An edited chunk about FIFO queues."
+    added.update({"available": True})
+    eventually(lambda: indexed(tenant, dataset.id)[added.id].available is True, "the chunk enabled again")
+
+    document.delete_chunks(ids=[added.id])
+    eventually(lambda: added.id not in indexed(tenant, dataset.id), "the deleted chunk gone from the index")
+    assert set(indexed(tenant, dataset.id)) == parsed
+    eventually(lambda: search_lag(live, api_key, dataset.id) == 0, "search_lag back to 0")
+
+
+def test_a_reparse_replaces_a_documents_chunks_and_a_deleted_document_leaves_nothing(live, rag, key):
+    _, tenant = key
+    dataset, document = _parsed(rag)
+    extra = document.add_chunk(content="an extra chunk that goes with the old run")
+    eventually(lambda: extra.id in indexed(tenant, dataset.id), "the extra chunk indexed")
+    dataset.parse_documents([document.id])
+    parsed = stored_ids(document)
+    assert extra.id not in parsed
+    eventually(lambda: set(indexed(tenant, dataset.id)) == parsed, "the re-parsed chunks, and only those, indexed")
+
+    dataset.delete_documents(ids=[document.id])
+    eventually(lambda: not indexed(tenant, dataset.id), "nothing of the deleted document in the index")
+
+
+def test_a_deleted_dataset_takes_its_index_with_it(live, rag, key):
+    _, tenant = key
+    dataset, _ = _parsed(rag)
+    eventually(lambda: indexed(tenant, dataset.id), "the dataset indexed")
+    rag.delete_datasets(ids=[dataset.id])
+    s3, bucket = live.stack.client("s3"), live.stack.bucket_names["DocumentsBucket"]
+
+    def index_objects() -> list[str]:
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"index/{tenant}/{dataset.id}/")
+        return [item["Key"] for item in listing.get("Contents", [])]
+
+    eventually(lambda: not index_objects(), "the dataset's index objects removed by the purge")
+    assert live.workers.wait_idle(timeout=DEADLINE_SECONDS)
+    assert not index_objects() and not indexed(tenant, dataset.id)  # late changes did not bring it back
+
+
+def test_duplicate_stale_and_reordered_deliveries_converge_on_the_store(live, rag, key):
+    from kb_ingest.domain.search_feed import Change
+
+    _, tenant = key
+    dataset, document = _parsed(rag)
+    first = stored_ids(document)
+    eventually(lambda: set(indexed(tenant, dataset.id)) == first, "the first run indexed")
+    added = document.add_chunk(content="a chunk deleted before its change is replayed")
+    eventually(lambda: added.id in indexed(tenant, dataset.id), "the added chunk indexed")
+    [head] = [c for c in _chunk_items(document.id) if c["chunk_key"] == "#head"]
+    [item] = [c for c in _chunk_items(document.id) if c.get("chunk_id") == added.id]
+    document.delete_chunks(ids=[added.id])
+    eventually(lambda: added.id not in indexed(tenant, dataset.id), "the deletion indexed")
+
+    # Replays, late and out of order, under fresh deduplication ids: the add of the deleted chunk,
+    # a publish of a generation long retired, a removal of a head that is there.
+    owner = (tenant, dataset.id, document.id)
+    stale = [
+        Change("replay-add-" + added.id, *owner, "chunk", head["generation"], item["chunk_key"], added.id),
+        Change("replay-old-" + added.id, *owner, "document", "a-retired-generation"),
+        Change("replay-remove-" + added.id, *owner, "document", ""),
+    ]
+    sqs = live.stack.client("sqs")
+    for change in stale * 2:  # and each twice
+        sqs.send_message(QueueUrl=live.stack.queue_urls["IndexQueue"], MessageBody=change.to_message(),
+                         MessageGroupId=dataset.id, MessageDeduplicationId=f"{change.event_id}-{time.monotonic_ns()}")  # fmt: skip
+    assert live.workers.wait_idle(timeout=DEADLINE_SECONDS)
+    assert set(indexed(tenant, dataset.id)) == first
+
+
+def _chunk_items(document_id: str) -> list[dict[str, Any]]:
+    from kb_ingest.dal.models import ChunkModel
+
+    return [json.loads(json.dumps(item.attribute_values, default=str)) for item in ChunkModel.query(document_id)]
