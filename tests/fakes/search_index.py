@@ -30,6 +30,8 @@ class IndexedChunk:
     questions: tuple[str, ...] = ()
     available: bool = True
     positions: Any = None
+    generation: str = ""
+    image_id: str = ""
 
 
 def _key(tenant_id: str, dataset_id: str) -> str:

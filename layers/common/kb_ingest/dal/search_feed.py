@@ -22,7 +22,9 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from kb_ingest.dal.chunks import HEAD, to_domain
 from kb_ingest.dal.clients import client
 from kb_ingest.dal.models import ChunkModel, DatasetModel, DocumentModel
+from kb_ingest.domain.errors import DataError
 from kb_ingest.domain.search_feed import Change, DatasetWork, change_of
+from kb_ingest.observability import logger
 from kb_ingest.settings import get_settings
 
 SEND_BATCH = 10  # SendMessageBatch's limit
@@ -162,6 +164,8 @@ def _indexed(chunk_item: ChunkModel, document_name: str) -> Any:
         questions=tuple(chunk.questions),
         available=chunk.available,
         positions=chunk.positions or None,
+        generation=str(chunk_item.generation),
+        image_id=chunk.image_id,
     )
 
 
@@ -203,7 +207,13 @@ def apply_work(work: DatasetWork) -> IndexOutcome:
     except DoesNotExist:
         outcome.skipped = True  # deleted: the purge removes its index, nothing may write it again
         return outcome
-    index = _open_index(work.tenant_id, work.dataset_id, str(dataset.embd_id))
+    try:
+        index = _open_index(work.tenant_id, work.dataset_id, str(dataset.embd_id))
+    except DataError as error:  # a model this stack cannot run: retrieval answers that, nothing to index
+        logger.warning("dataset not indexed", extra={"dataset_id": work.dataset_id, "reason": str(error)})
+        outcome.skipped = True
+        outcome.lag_left = _settle_pending(work.tenant_id, work.dataset_id, work.event_ids)
+        return outcome
     gone: list[str] = []
     for document_id in work.documents:
         head, document = _head(document_id), _document(work.dataset_id, document_id)
@@ -256,7 +266,6 @@ def publish_indexed(outcome: IndexOutcome) -> None:
     if not bus or not outcome.documents_indexed:
         return
     from kb_ingest.dal.events import SOURCE
-    from kb_ingest.observability import logger
 
     entries = [
         {
