@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     index_queue_url: str = ""  # the chunk change feed's FIFO queue to the index function
     event_bus_name: str = ""
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    # Set locally (moto); boto3 reads it itself, LanceDB (retrieval's index) is told it.
+    aws_endpoint_url: str = Field(default="", validation_alias="AWS_ENDPOINT_URL")
 
     # Largest JSON body a dataset route reads; anything bigger is refused before parsing.
     max_json_body_bytes: int = 1024 * 1024
@@ -53,6 +55,9 @@ class Settings(BaseSettings):
     # Scheduled reparse: how much one run may look at and re-queue.
     reparse_max_documents: int = 2000
     reparse_max_requeues: int = 200
+    # Retrieval: the embedder behind RAGFlow's built-in model names (`builtin`: WordLlama inside
+    # the search image; `bedrock`: Titan Text Embeddings V2).
+    embedder: str = "builtin"
 
 
 @lru_cache(maxsize=1)
