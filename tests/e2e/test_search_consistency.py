@@ -1,13 +1,16 @@
 """Every chunk change reaches the search index, through the local stack as in AWS: ChunksTable's
 stream -> RouteChunkChangesFunction -> IndexQueue (FIFO) -> IndexChunksFunction -> the index.
 
-Each case polls what the index holds, with a deadline, until it matches the chunk store. While
+Each case polls what the index holds (the dataset's LanceDB table), with a deadline, until it
+matches the chunk store, and asks retrieval (POST /api/v1/retrieval) what a user would see. Where
 the search engine (kb_ingest.search) is not installed, tests/fakes/search_index.py stands in for
-it behind the same interface, keeping its rows under the dataset's index prefix in the bucket."""
+it behind the same interface, keeping its rows under the dataset's index prefix in the bucket,
+and only the index is looked at."""
 
 import json
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,11 +23,15 @@ DEADLINE_SECONDS = 30
 TEXT = "\n\n".join(f"Paragraph {n} talks about serverless retrieval number {n}." for n in range(6))
 
 
+FAKE_ENGINE = False
+
+
 @pytest.fixture(scope="module", autouse=True)
 def engine(live):
-    installed = search_index.install()
+    global FAKE_ENGINE
+    FAKE_ENGINE = search_index.install()
     yield
-    if installed:
+    if FAKE_ENGINE:
         search_index.uninstall()
 
 
@@ -54,7 +61,32 @@ def eventually(check: Callable[[], Any], what: str, timeout: float = DEADLINE_SE
 
 
 def indexed(tenant_id: str, dataset_id: str) -> dict[str, Any]:
-    return search_index.rows(tenant_id, dataset_id)
+    """What the dataset's index holds now: chunk id -> its row."""
+    if FAKE_ENGINE:
+        return search_index.rows(tenant_id, dataset_id)
+    from kb_ingest.search.index import _open_table
+
+    table = _open_table(tenant_id, dataset_id)
+    if table is None:
+        return {}
+    found = {}
+    for row in table.to_arrow().to_pylist():
+        row["important_keywords"] = tuple(row.get("important_keywords") or ())
+        found[row["chunk_id"]] = SimpleNamespace(**row)
+    return found
+
+
+def retrieved(live, api_key: str, dataset_id: str, question: str) -> list[str] | None:
+    """The chunk ids retrieval answers for a question (None with the stand-in engine)."""
+    if FAKE_ENGINE:
+        return None
+    answer = requests.post(
+        f"{live.url}/api/v1/retrieval", json={"question": question, "dataset_ids": [dataset_id],
+                                              "similarity_threshold": 0.0},
+        headers={"Authorization": f"Bearer {api_key}"}, timeout=60,
+    ).json()  # fmt: skip
+    assert answer["code"] == 0, answer
+    return [chunk["id"] for chunk in answer["data"]["chunks"]]
 
 
 def stored_ids(document) -> set[str]:
@@ -86,6 +118,8 @@ def test_chunks_added_edited_disabled_and_deleted_reach_the_index(live, rag, key
     added = document.add_chunk(content="A hand-written chunk about DynamoDB streams.", important_keywords=["ddb"])
     row = eventually(lambda: indexed(tenant, dataset.id).get(added.id), "the added chunk indexed")
     assert (row.document_id, row.document_name, row.important_keywords) == (document.id, "notes.txt", ("ddb",))
+    hits = retrieved(live, api_key, dataset.id, "hand-written chunk about DynamoDB streams")
+    assert hits is None or hits[:1] == [added.id]  # the chunk that answers comes first
 
     added.update({"content": "An edited chunk about FIFO queues."})
     eventually(lambda: "FIFO" in getattr(indexed(tenant, dataset.id).get(added.id), "content", ""), "the edit indexed")
@@ -99,6 +133,7 @@ def test_chunks_added_edited_disabled_and_deleted_reach_the_index(live, rag, key
     document.delete_chunks(ids=[added.id])
     eventually(lambda: added.id not in indexed(tenant, dataset.id), "the deleted chunk gone from the index")
     assert set(indexed(tenant, dataset.id)) == parsed
+    assert added.id not in (retrieved(live, api_key, dataset.id, "FIFO queues") or [])
     eventually(lambda: search_lag(live, api_key, dataset.id) == 0, "search_lag back to 0")
 
 
@@ -113,6 +148,7 @@ def test_a_reparse_replaces_a_documents_chunks_and_a_deleted_document_leaves_not
     eventually(lambda: set(indexed(tenant, dataset.id)) == parsed, "the re-parsed chunks, and only those, indexed")
 
     dataset.delete_documents(ids=[document.id])
+    assert retrieved(live, key[0], dataset.id, "serverless retrieval") in (None, [])  # at once, before the index
     eventually(lambda: not indexed(tenant, dataset.id), "nothing of the deleted document in the index")
 
 
