@@ -101,6 +101,19 @@ def search_lag(live, api_key: str, dataset_id: str) -> int:
     return answer["data"][0]["search_lag"]
 
 
+def dify_records(live, api_key: str, dataset_id: str, query: str) -> list[dict[str, Any]] | None:
+    """Dify's external knowledge API over the dataset (None with the stand-in engine)."""
+    if FAKE_ENGINE:
+        return None
+    answer = requests.post(
+        f"{live.url}/api/v1/dify/retrieval",
+        json={"knowledge_id": dataset_id, "query": query, "retrieval_setting": {"top_k": 3, "score_threshold": 0}},
+        headers={"Authorization": f"Bearer {api_key}"}, timeout=60,
+    ).json()  # fmt: skip
+    assert "records" in answer, answer
+    return answer["records"]
+
+
 def _parsed(rag, name="search", text=TEXT):
     dataset = rag.create_dataset(name=name)
     [document] = dataset.upload_documents([{"display_name": "notes.txt", "blob": text.encode()}])
@@ -120,6 +133,8 @@ def test_chunks_added_edited_disabled_and_deleted_reach_the_index(live, rag, key
     assert (row.document_id, row.document_name, row.important_keywords) == (document.id, "notes.txt", ("ddb",))
     hits = retrieved(live, api_key, dataset.id, "hand-written chunk about DynamoDB streams")
     assert hits is None or hits[:1] == [added.id]  # the chunk that answers comes first
+    records = dify_records(live, api_key, dataset.id, "hand-written chunk about DynamoDB streams")
+    assert records is None or records[0]["content"] == added.content  # a Dify workspace sees it too
 
     added.update({"content": "An edited chunk about FIFO queues."})
     eventually(lambda: "FIFO" in getattr(indexed(tenant, dataset.id).get(added.id), "content", ""), "the edit indexed")
