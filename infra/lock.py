@@ -96,7 +96,7 @@ def _image_units(template: Template, layer_locks: dict[str, Path]) -> list[Unit]
         arch = (properties.get("Architectures") or ["x86_64"])[0]
         folder = (template.root / str(dockerfile)).resolve().parent
         unit = Unit(lid, folder, PLATFORMS[arch], _python_version(runtime, lid), tuple(layer_locks.values()))
-        if unit.source.exists():
+        if unit.source.exists() and all(other.folder != folder for other in units):  # one image, many functions
             units.append(unit)
     return units
 
