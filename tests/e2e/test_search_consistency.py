@@ -217,3 +217,23 @@ def _chunk_items(document_id: str) -> list[dict[str, Any]]:
     from kb_ingest.dal.models import ChunkModel
 
     return [json.loads(json.dumps(item.attribute_values, default=str)) for item in ChunkModel.query(document_id)]
+
+
+def test_a_lost_index_is_rebuilt_by_a_reindex(live, rag, key):
+    from kb_ingest.dal.search_feed import request_reindex
+
+    api_key, tenant = key
+    dataset, document = _parsed(rag)
+    parsed = stored_ids(document)
+    eventually(lambda: set(indexed(tenant, dataset.id)) == parsed, "the parsed chunks indexed")
+    assert live.workers.wait_idle(timeout=DEADLINE_SECONDS)
+    if FAKE_ENGINE:
+        search_index.FakeDatasetIndex.drop(tenant, dataset.id)
+    else:
+        from kb_ingest.search.index import DatasetIndex
+
+        DatasetIndex.drop(tenant, dataset.id)  # the index lost (changes the feed never delivered)
+    assert not indexed(tenant, dataset.id)
+    assert request_reindex(tenant, dataset.id) == 1
+    eventually(lambda: set(indexed(tenant, dataset.id)) == parsed, "the dataset re-indexed")
+    eventually(lambda: search_lag(live, api_key, dataset.id) == 0, "search_lag back to 0")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -141,8 +140,9 @@ def _settle_pending(tenant_id: str, dataset_id: str, event_ids: Iterable[str]) -
     raise RuntimeError("could not settle the index lag: too much contention")
 
 
-@lru_cache(maxsize=64)
 def _open_index(tenant_id: str, dataset_id: str, embedding_model: str) -> Any:
+    """Opened per batch, not cached: a handle kept across batches would miss a table rebuilt or
+    dropped meanwhile (a re-embed, a repair); opening reads a manifest, the embedder is cached."""
     from kb_ingest.search.embedders import embedder_for
     from kb_ingest.search.index import DatasetIndex
 
@@ -293,3 +293,23 @@ def publish_indexed(outcome: IndexOutcome) -> None:
                 logger.warning("indexed events not accepted", extra={"response": response["Entries"]})
         except Exception:
             logger.exception("indexed events not published")
+
+
+# ---------------------------------------------------------------- repair
+def request_reindex(tenant_id: str, dataset_id: str) -> int:
+    """Queue a re-index of every document of a dataset (each from its visible generation, or out
+    of the index when it has none), through the same queue and lag accounting as the feed: the
+    repair for changes the feed lost (a stream batch dead-lettered, the local stack's stream
+    across a restart). Returns how many documents were queued."""
+    stamp = time.time_ns()
+    queued = 0
+    page: list[Change] = []
+    for item in DocumentModel.query(dataset_id, attributes_to_get=["kb_id", "id"], consistent_read=True):
+        page.append(Change(f"reindex-{item.id}-{stamp}", tenant_id, dataset_id, str(item.id), "document"))
+        if len(page) == 100:
+            forward(page)
+            queued, page = queued + len(page), []
+    if page:
+        forward(page)
+        queued += len(page)
+    return queued
