@@ -86,7 +86,7 @@ def _image_units(template: Template, layer_locks: dict[str, Path]) -> list[Unit]
     folder is their Dockerfile's, their Python the Globals' runtime (the image's base matches it),
     and every layer lock is a constraint, since the Dockerfile installs the shared package too.
     Locking them is also how CI proves their dependencies resolve for linux/arm64 without Docker."""
-    units = []
+    units: list[Unit] = []
     runtime = str((template.globals.get("Function") or {}).get("Runtime", ""))
     for lid, resource in template.resources.items():
         properties = resource.get("Properties") or {}
@@ -96,7 +96,7 @@ def _image_units(template: Template, layer_locks: dict[str, Path]) -> list[Unit]
         arch = (properties.get("Architectures") or ["x86_64"])[0]
         folder = (template.root / str(dockerfile)).resolve().parent
         unit = Unit(lid, folder, PLATFORMS[arch], _python_version(runtime, lid), tuple(layer_locks.values()))
-        if unit.source.exists():
+        if unit.source.exists() and all(other.folder != folder for other in units):  # one image, many functions
             units.append(unit)
     return units
 

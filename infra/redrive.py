@@ -37,6 +37,7 @@ STACK_FILE = Path(__file__).resolve().parent.parent / ".local" / "stack.json"
 QUEUES = {
     "parse": ("ParseDeadLetterQueue", "ParseQueue"),
     "cleanup": ("CleanupDeadLetterQueue", "CleanupQueue"),
+    "index": ("IndexDeadLetterQueue", "IndexQueue"),  # FIFO: group and deduplication ids kept
 }
 BATCH = 10
 WAIT_SECONDS = 1

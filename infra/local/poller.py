@@ -413,6 +413,9 @@ class BackgroundWorkers:
                             self.warnings.append(f"{fn.logical_id}.{schedule.event_name}: not scheduled: {exc}")
                             continue
                 self.schedulers.append(ScheduleRunner(self, schedule, interval, cron))
+        from infra.local.streams import stream_pollers
+
+        self.streams = stream_pollers(self) if pollers else []
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> BackgroundWorkers:
@@ -424,14 +427,14 @@ class BackgroundWorkers:
     def start(self) -> BackgroundWorkers:
         for warning in self.warnings:
             log.warning("local workers: %s", warning)
-        for thread in [*self.pollers, *self.schedulers]:
+        for thread in [*self.pollers, *self.schedulers, *self.streams]:
             thread.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
         deadline = time.monotonic() + timeout
-        for thread in [*self.pollers, *self.schedulers]:
+        for thread in [*self.pollers, *self.schedulers, *self.streams]:
             if thread.is_alive():
                 thread.join(max(0.0, deadline - time.monotonic()))
 
@@ -469,7 +472,7 @@ class BackgroundWorkers:
         sqs = self.stack.client("sqs")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            busy = any(p.in_flight for p in self.pollers)
+            busy = any(p.in_flight for p in self.pollers) or not all(s.caught_up() for s in self.streams)
             if not busy:
                 for poller in self.pollers:
                     attrs = sqs.get_queue_attributes(

@@ -70,6 +70,12 @@ _IGNORED_TYPES = {
     FUNCTION_TYPE,
     "AWS::Lambda::Permission",
     "AWS::IAM::Policy",
+    # The wiring of image functions, read by infra/local/images.py (routes, SQS sources, roles);
+    # stream event sources are polled by infra/local/streams.py.
+    "AWS::Lambda::Function",
+    "AWS::Lambda::EventSourceMapping",
+    "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::Integration",
     "AWS::CloudWatch::Dashboard",
 }
 
@@ -678,6 +684,8 @@ class LocalStack:
                 self.warnings.append(f"{lid}: {res.get('Type')} is not emulated locally")
         for fn in self.template.functions.values():
             for event_name, kind in fn.other_events.items():
+                if kind == "DynamoDB":
+                    continue  # stream event sources: infra/local/streams.py
                 self.warnings.append(f"{fn.logical_id}.Events.{event_name}: {kind} events are not emulated locally")
 
     # ------------------------------------------------------------ teardown

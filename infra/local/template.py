@@ -346,8 +346,12 @@ class Template:
             for lid in self._ids(HTTP_API_TYPE)
         }
         self.functions = {lid: self._function(lid) for lid in self._ids(FUNCTION_TYPE)}
-        # AWS::Lambda::Function resources (image-packaged functions, to which Globals cannot apply).
+        # AWS::Lambda::Function resources (image-packaged functions, to which Globals cannot apply);
+        # those whose code is in the repository run locally like the others (infra/local/images.py).
         self.plain_functions = self._ids("AWS::Lambda::Function")
+        from infra.local.images import image_functions
+
+        self.functions.update(image_functions(self))
 
     # ------------------------------------------------------------ public helpers
     @property

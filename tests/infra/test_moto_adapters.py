@@ -16,7 +16,11 @@ from infra.local import moto_adapters
 @pytest.fixture
 def ddb():
     moto_adapters.install()
-    with mock_aws():
+    # Neither reset moto's backends on entry nor wipe them on exit: a session stack (tests/conftest.py)
+    # may be running in this process on the same in-process backends; only this test's table goes.
+    mock = mock_aws()
+    mock.start(reset=False)
+    try:
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
             TableName="docs",
@@ -56,6 +60,10 @@ def ddb():
             BillingMode="PAY_PER_REQUEST",
         )
         yield client
+    finally:
+        with contextlib.suppress(Exception):
+            boto3.client("dynamodb", region_name="us-east-1").delete_table(TableName="docs")
+        mock.stop(remove_data=False)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     documents_bucket: str = "kb-documents"
     parse_queue_url: str = ""
     cleanup_queue_url: str = ""
+    index_queue_url: str = ""  # the chunk change feed's FIFO queue to the index function
     event_bus_name: str = ""
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     # Set locally (moto); boto3 reads it itself, LanceDB (retrieval's index) is told it.

@@ -7,6 +7,7 @@ a path component.
   parsed/{tenant}/{dataset}/{document}/...   parse output (no events)
   inbox/{dataset}/...                        the drop folder
   rejected/{dataset}/...                     drop-folder objects that could not become documents
+  index/{tenant}/{dataset}/...               the dataset's search index (LanceDB, kb_ingest.search)
 """
 
 from collections.abc import Iterator
@@ -39,13 +40,15 @@ def parsed_prefix(tenant_id: str, dataset_id: str, document_id: str) -> str:
 
 def dataset_prefixes(tenant_id: str, dataset_id: str) -> list[str]:
     """Every prefix holding a dataset's objects, whichever way they came in: multipart uploads,
-    presigned uploads, parse output, the drop folder and what it rejected while the dataset lived."""
+    presigned uploads, parse output, the drop folder and what it rejected while the dataset lived,
+    and its search index (LanceDB's tables, kb_ingest.search)."""
     return [
         f"uploads/{tenant_id}/{dataset_id}/",
         f"incoming/{tenant_id}/{dataset_id}/",
         f"parsed/{tenant_id}/{dataset_id}/",
         f"inbox/{dataset_id}/",
         f"rejected/{dataset_id}/",
+        f"index/{tenant_id}/{dataset_id}/",
     ]
 
 

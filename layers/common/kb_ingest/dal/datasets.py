@@ -25,7 +25,7 @@ _FIELDS = tuple(Dataset.__dataclass_fields__)
 
 def to_domain(item: DatasetModel) -> Dataset:
     values: dict[str, Any] = {name: getattr(item, name) for name in _FIELDS}
-    for counter in ("chunk_num", "doc_num", "token_num", "pagerank", "create_time", "update_time"):
+    for counter in ("chunk_num", "doc_num", "token_num", "pagerank", "search_lag", "create_time", "update_time"):
         values[counter] = int(values[counter] or 0)
     return Dataset(**values)
 

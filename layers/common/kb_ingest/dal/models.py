@@ -12,6 +12,7 @@ from pynamodb.attributes import (
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     VersionAttribute,
 )
 from pynamodb.indexes import (
@@ -111,6 +112,11 @@ class DatasetModel(Model):
     pagerank = NumberAttribute(default=0)
     create_time = NumberAttribute()
     update_time = NumberAttribute()
+    # Index lag (kb_ingest.dal.search_feed): the changes forwarded to the index queue and not yet
+    # indexed, by stream event id, and their count. Both change together, conditionally, so a
+    # change counted twice or subtracted twice (a retried delivery) is counted once.
+    search_lag = NumberAttribute(null=True)
+    search_pending = UnicodeSetAttribute(null=True)
 
     by_create_time = _DatasetsByCreateTime()
     by_update_time = _DatasetsByUpdateTime()

@@ -50,6 +50,7 @@ class Dataset:
     doc_num: int = 0
     token_num: int = 0
     pagerank: int = 0  # today's API has it; the seed API does not show it
+    search_lag: int = 0  # chunk changes forwarded to the index and not yet searchable (today's API shows it)
 
     def to_api(self) -> dict[str, Any]:
         """The dataset as the seed API shows it."""
@@ -61,7 +62,7 @@ class Dataset:
         return dict(sorted(body.items()))
 
 
-_NEWER_FIELDS = ("pagerank",)
+_NEWER_FIELDS = ("pagerank", "search_lag")
 _SETTINGS = frozenset(Dataset.__dataclass_fields__) - {
     "id", "tenant_id", "name", "create_time", "update_time", "created_by", "chunk_num", "doc_num", "token_num",
 }  # fmt: skip

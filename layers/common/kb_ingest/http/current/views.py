@@ -79,6 +79,8 @@ def dataset_view(dataset: "Dataset") -> dict[str, Any]:
         "document_count": dataset.doc_num,
         "chunk_count": dataset.chunk_num,
         "token_num": dataset.token_num,
+        # Beyond RAGFlow: chunk changes not yet searchable (0 once retrieval reflects every change).
+        "search_lag": dataset.search_lag,
         **dates(dataset.create_time, dataset.update_time),
     }
 
