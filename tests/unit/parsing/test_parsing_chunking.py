@@ -119,12 +119,14 @@ def test_naive_chunks_of_real_documents_keep_the_contract(name: str, limit: int)
     for chunk in chunks:
         assert full[chunk.offset : chunk.offset + len(chunk.text)] == chunk.text
         assert chunk.text == chunk.text.strip() and chunk.text
-        assert chunk.token_count == count_tokens(chunk.text) <= limit
+        assert chunk.token_count == count_tokens(chunk.text)
+        assert chunk.token_count <= limit or chunk.kind == "table"  # a table is a chunk whole, as in RAGFlow
     assert [c.offset for c in chunks] == sorted(c.offset for c in chunks)
     # Nothing but whitespace is lost between chunks.
     assert "".join(full.split()) == "".join("".join(c.text for c in chunks).split())
-    # Merging is greedy: on average chunks are well filled.
-    assert sum(c.token_count for c in chunks) / len(chunks) > 0.6 * limit or len(chunks) < 3
+    # Merging is greedy: on average chunks that text follows (not a table, not the end) are well filled.
+    filled = [c.token_count for c, after in itertools.pairwise(chunks) if c.kind == after.kind == "text"]
+    assert len(filled) < 3 or sum(filled) / len(filled) > 0.6 * limit
 
 
 # Pieces that meet where cl100k's counts do not add up: CJK sentence punctuation glued to the
