@@ -57,9 +57,8 @@ def test_streamed_docx_text_in_document_order():
     assert text_of(_feature_docx()) == (
         "Quarterly report\n"
         "Introduction\n"
-        "Name | Value\n"
-        "Merged | first\n"
-        "second\n"
+        "<table>\n<tr><td>Name</td><td>Value</td></tr>\n<tr><td rowspan=2>Merged</td><td>first</td></tr>\n"
+        "<tr><td>second</td></tr>\n</table>\n"
         "Kept words\tafter a tab\n"
         "The end\n"
         "Confidential\n"

@@ -51,7 +51,12 @@ READABLE: dict[str, tuple[list[str], list[str]]] = {
         ["csell", "YStore", "<", "function"],
     ),
     "docx-tables.docx": (
-        ["Header Col 1 | Header Col 2", "Lorem ipsum | A link example", "a | >b< | c", "Table with merged cells"],
+        [
+            "<td>Header Col 1</td><td>Header Col 2</td>",
+            "<td>Lorem ipsum</td><td>A link example</td>",
+            "<td>a</td><td>&gt;b&lt;</td><td>c</td>",
+            "Table with merged cells",
+        ],
         [],
     ),
     "fake.docx": (["Lorem ipsum dolor sit amet."], []),

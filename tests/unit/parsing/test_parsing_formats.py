@@ -13,6 +13,7 @@ from kb_ingest.domain.parsing import (
     ParseError,
     PasswordProtected,
     UnsupportedFormat,
+    count_tokens,
     extract,
     extract_rows,
 )
@@ -294,7 +295,37 @@ def test_docx_keeps_document_order_of_paragraphs_and_tables():
         "<w:sdt><w:sdtContent><w:p><w:r><w:t>Inside a content control</w:t></w:r></w:p></w:sdtContent></w:sdt>"
     )
     data = make_docx(f'<w:document xmlns:w="{w}"><w:body>{body}</w:body></w:document>'.encode())
-    assert text_of(data, "order.docx") == "Before the table\nA1 | B1\nAfter the table\nInside a content control\n"
+    assert text_of(data, "order.docx") == (
+        "Before the table\n<table>\n<tr><td>A1</td><td>B1</td></tr>\n</table>\nAfter the table\nInside a content control\n"
+    )
+    assert [block.kind for block in extract(data, "order.docx")] == ["text", "table", "text"]
+
+
+def test_docx_tables_are_table_blocks_and_table_chunks_as_ragflow_renders_them():
+    from kb_ingest.domain.parsing import chunk_document
+
+    data = corpus_bytes("docx-tables.docx")
+    blocks = list(extract(data, "docx-tables.docx"))
+    assert [block.kind for block in blocks] == ["text", "table", "text", "table", "text", "table"]
+    simple, nested, merged = (block.table for block in blocks if block.kind == "table")
+    assert simple is not None and simple.cell_texts() == [
+        ["Header Col 1", "Header Col 2"],
+        ["Lorem ipsum", "A link example"],
+    ]
+    # A table nested in a cell is read into that cell, a row per line.
+    assert nested is not None and nested.cell_texts()[1] == ["d", "e | f g&t | h", "i"]
+    # Merged cells appear once, where they start, with their spans (Word's gridSpan and vMerge).
+    assert merged is not None and merged.cell_texts() == [["a", "b"], ["c", "d"], ["e"]]
+    assert [(cell.colspan, cell.rowspan) for cell in merged.rows[0]] == [(1, 2), (2, 1)]
+    # Every cell a <td>, as RAGFlow's DOCX parser writes tables; each table is one chunk of its own.
+    chunks = list(chunk_document(data, "docx-tables.docx", "naive", {"chunk_token_num": 512}).chunks)
+    assert [chunk.kind for chunk in chunks] == ["text", "table", "text", "table", "text", "table"]
+    assert (
+        chunks[1].text
+        == "<table>\n<tr><td>Header Col 1</td><td>Header Col 2</td></tr>\n<tr><td>Lorem ipsum</td><td>A link example</td></tr>\n</table>"
+    )
+    assert "<td rowspan=2>a</td><td colspan=2>b</td>" in chunks[5].text
+    assert all(chunk.token_count == count_tokens(chunk.text) for chunk in chunks)
 
 
 def test_generated_docx_reads():

@@ -13,7 +13,7 @@ from typing import IO, Any
 from . import sniff
 from ._zipguard import check_zip
 from .errors import CorruptDocument, damaged_message
-from .model import Deadline, ExtractLimits, TextBlock
+from .model import Deadline, ExtractLimits, Table, TableCell, TextBlock
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
@@ -93,6 +93,46 @@ def _table_lines(tbl: Any) -> Iterator[str]:
             yield " | ".join(cells)
 
 
+def _grid_span(tc: Any) -> int:
+    span = tc.find(f"{{{_W}}}tcPr/{{{_W}}}gridSpan")
+    try:
+        return max(1, int(span.get(f"{{{_W}}}val", "1"))) if span is not None else 1
+    except ValueError:
+        return 1
+
+
+def _table(tbl: Any) -> Table:
+    """A body table's rows and cells: a horizontal merge (``w:gridSpan``) is one cell with its
+    colspan, a vertical merge (``w:vMerge``) one cell with its rowspan, where each starts; a cell's
+    text is its paragraphs (and any table nested in it, a row per line) on one line."""
+    rows: list[list[list[Any]]] = []
+    merging: dict[int, list[Any]] = {}  # grid column -> the cell a vertical merge started with
+    for tr in _children(tbl):
+        if tr.tag != _TR:
+            continue
+        row: list[list[Any]] = []
+        column = 0
+        for tc in _children(tr):
+            if tc.tag != _TC:
+                continue
+            span = _grid_span(tc)
+            merge = tc.find(f"{{{_W}}}tcPr/{{{_W}}}vMerge")
+            if merge is not None and merge.get(f"{{{_W}}}val", "continue") != "restart" and column in merging:
+                merging[column][2] += 1
+                column += span
+                continue
+            cell = [" ".join(" ".join(line.split()) for line in _block_lines(tc)), span, 1]
+            if merge is not None:
+                merging[column] = cell
+            else:
+                merging.pop(column, None)
+            row.append(cell)
+            column += span
+        if row:
+            rows.append(row)
+    return Table(tuple(tuple(TableCell(text, colspan, rowspan) for text, colspan, rowspan in row) for row in rows))
+
+
 def _block_lines(container: Any) -> Iterator[str]:
     """Lines of the paragraphs and tables of a body, cell, header or footer, in document order."""
     for child in _children(container):
@@ -136,8 +176,11 @@ def _iterparse(source: IO[bytes], tags: tuple[str, ...]) -> Any:
     )
 
 
-def _stream_lines(source: IO[bytes], containers: frozenset[str], deadline: Deadline) -> Iterator[str]:
-    """``_block_lines`` of the container(s) in an XML part, read as a stream and freed as it goes."""
+def _stream_lines(
+    source: IO[bytes], containers: frozenset[str], deadline: Deadline, *, tables: bool = False
+) -> Iterator[str | Table]:
+    """``_block_lines`` of the container(s) in an XML part, read as a stream and freed as it goes;
+    with ``tables``, each table at block level comes as a ``Table`` (one that holds text)."""
     events = _iterparse(source, (_P, _TBL))
     blocks = 0
     for _, element in events:
@@ -146,9 +189,13 @@ def _stream_lines(source: IO[bytes], containers: frozenset[str], deadline: Deadl
         blocks += 1
         if blocks % _DEADLINE_EVERY == 0:
             deadline.check()  # also between blocks yielding no text (empty paragraphs)
+        lines: list[str | Table]
         if element.tag == _P:
             text = _paragraph_text(element)
             lines = [text] if text else []
+        elif tables:
+            table = _table(element)
+            lines = [table] if any(cell.text for row in table.rows for cell in row) else []
         else:
             lines = list(_table_lines(element))
         _release(element)
@@ -201,7 +248,7 @@ def _header_footer_lines(zf: zipfile.ZipFile, rels: list[tuple[str, str]], kind:
     for partname in sorted({target for reltype, target in rels if reltype.endswith("/" + kind)}):
         with zf.open(partname) as part:
             for line in _stream_lines(part, _HEADER_FOOTER_CONTAINERS, deadline):
-                if line not in seen:
+                if isinstance(line, str) and line not in seen:
                     seen.add(line)
                     lines.append(line)
     return lines
@@ -209,6 +256,9 @@ def _header_footer_lines(zf: zipfile.ZipFile, rels: list[tuple[str, str]], kind:
 
 def extract_docx(data: bytes, limits: ExtractLimits, deadline: Deadline) -> Iterator[TextBlock]:
     """The document's lines: headers, then body paragraphs and tables in order, then footers.
+
+    Body tables are ``kind="table"`` blocks (their HTML, see ``_table``); tables in headers and
+    footers stay lines, cells separated by `` | ``.
 
     ``word/document.xml`` is parsed as a stream straight out of the zip, each paragraph or table
     freed once read, so memory stays flat however long the document is.
@@ -244,16 +294,24 @@ def extract_docx(data: bytes, limits: ExtractLimits, deadline: Deadline) -> Iter
     size = 0
     found = False
 
-    def lines() -> Iterator[str]:
+    def lines() -> Iterator[str | Table]:
         yield from headers
         with zf.open(main) as body:
-            yield from _stream_lines(body, _BODY_CONTAINER, deadline)
+            yield from _stream_lines(body, _BODY_CONTAINER, deadline, tables=True)
         yield from footers
 
     try:
         with zf:
             for line in lines():
                 found = True
+                if isinstance(line, Table):
+                    # A table is a block of its own, in document order, rendered as RAGFlow's DOCX
+                    # parser renders one (every cell a <td>): the chunkers keep it whole.
+                    if buffer:
+                        yield TextBlock("".join(buffer))
+                        buffer, size = [], 0
+                    yield TextBlock(line.html() + "\n", kind="table", table=line)
+                    continue
                 buffer.append(line + "\n")
                 size += len(line) + 1
                 if size >= _BLOCK_CHARS:

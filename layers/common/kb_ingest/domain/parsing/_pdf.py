@@ -43,6 +43,7 @@ from .model import Deadline, ExtractLimits, TextBlock
 
 _WHAT = "This PDF"
 
+_LIGATURE_RE = re.compile("[\ufb00-\ufb06]")
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 _SPACES_RE = re.compile(r"[ \t\u00a0]{2,}|\t")
 _HYPHENATED_RE = re.compile(r"(?<=[a-z])-\n(?=[a-z])")
@@ -346,7 +347,11 @@ def _soft_hyphens(text: str, dehyphenate: _Dehyphenator) -> str:
 def _paragraph_text(lines: list[Line], dehyphenate: _Dehyphenator) -> str:
     out = ""
     for line in lines:
-        text = line.text.translate(_LIGATURES).replace("\x02", "-")
+        text = line.text
+        if _LIGATURE_RE.search(text):
+            text = text.translate(_LIGATURES)
+        if "\x02" in text:
+            text = text.replace("\x02", "-")
         if "\ufffe" in text:
             text = _soft_hyphens(text, dehyphenate)
         if out.endswith("-") and text[:1].islower():
@@ -485,11 +490,13 @@ def _extract(
     for page in read:
         for line in page.lines:
             # The pieces of a word broken at a line end are not words of the document.
-            text = _MARKED_HYPHEN_RE.sub(" ", line.text)
+            text = line.text
+            if "\ufffe" in text:
+                text = _MARKED_HYPHEN_RE.sub(" ", text)
             found = _WORD_RE.findall(text)
             if found and _ends_hyphenated(text):
                 found.pop()
-            words.update(word.lower() for word in found)
+            words.update(map(str.lower, found))
     dehyphenate = _Dehyphenator(words)
     sizes: Counter[int] = Counter()
     for page in read:

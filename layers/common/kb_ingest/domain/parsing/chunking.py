@@ -12,11 +12,13 @@ starts in the extracted text.
 
 from __future__ import annotations
 
+import operator
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate, islice
+from itertools import accumulate, compress, islice
+from operator import not_
 from typing import Any
 
 from . import sniff, token_sums
@@ -33,8 +35,6 @@ PARSERS = ("naive", "one", "qa", "table")
 # Text after the last delimiter of a block waits for the next block (a sentence that crosses a
 # page break stays one piece) up to this many characters.
 _MAX_CARRY = 32 * 1024
-# Pieces handed to the merger at a time.
-_BATCH = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +118,44 @@ def delimiter_pattern(delimiters: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("(?:" + "|".join(alternatives) + ")+")
 
 
+def piece_pattern(delimiters: Iterable[str]) -> re.Pattern[str] | None:
+    """A regex matching one piece: text up to and including the next run of delimiters.
+
+    ``findall`` with it cuts where ``delimiter_pattern``'s matches end, without a match object per
+    piece; ``None`` for no delimiters.
+    """
+    delimiters = list(delimiters)
+    run = delimiter_pattern(delimiters)
+    if run is None:
+        return None
+    if all(len(d) == 1 for d in delimiters):
+        inner = "".join(re.escape(c) for c in delimiters)
+        return re.compile(f"[^{inner}]*[{inner}]+")
+    return re.compile("(?s:.*?)" + run.pattern)
+
+
+# Characters of text cut into pieces at a time (the window grows for a piece longer than this).
+_WINDOW = 1 << 16
+
+
+def _pieces_in_windows(pattern: re.Pattern[str], text: str) -> Iterator[tuple[list[str], int]]:
+    """The complete pieces of ``text`` a window at a time, each list with where it starts."""
+    position, n, size = 0, len(text), _WINDOW
+    while position < n:
+        end = min(n, position + size)
+        pieces = pattern.findall(text, position, end)
+        if end < n:
+            if len(pieces) < 2:  # the one piece may go on past the window: look further
+                size *= 2
+                continue
+            pieces.pop()  # its run of delimiters may go on past the window
+            size = _WINDOW
+        if not pieces:
+            return
+        yield pieces, position
+        position += sum(map(len, pieces))
+
+
 # --- naive ---------------------------------------------------------------------------------------
 
 
@@ -168,6 +206,9 @@ def _stripped_count(text: str, tokens: int, lead: bool, trail: bool, count: Call
 _WINDOW_CACHE_CHARS = 16
 _WINDOW_CACHE_SIZE = 4096  # a few hundred KiB at most, whatever the document
 _SUFFIX = 12
+# A cut whose correction is not known: far above any chunk's count, so a sum holding one shows it.
+_UNKNOWN = 1 << 40
+_KNOWN = _UNKNOWN >> 1  # a sum below this holds no unknown cut (corrections are a few tokens each)
 
 # How far back from a guessed cut ``_split_long`` looks for a cut where counts add up.
 _CUT_SEARCH = 256
@@ -197,8 +238,9 @@ def _split_long(text: str, tokens: int, limit: int, count: Callable[[str], int])
             piece_tokens = count(text[start:cut])
             if piece_tokens <= limit:
                 break
-            # Too long: guess again, shorter in proportion, and look back from there.
-            guess = start + max(1, (cut - start) * limit // piece_tokens)
+            # Too long: guess again, shorter in proportion (and shorter at all: one character
+            # over the limit alone is left to split_by_tokens), and look back from there.
+            guess = min(start + max(1, (cut - start) * limit // piece_tokens), cut - 1)
             floor = max(start, guess - _CUT_SEARCH)
             cut = next((q for q in range(guess, floor, -1) if stable(text, q)), -1)
         if cut <= start:
@@ -246,6 +288,12 @@ def _cut_long_pieces(
     return out_texts, out_offsets, out_pages, out_counts
 
 
+def _indent_then_blank(text: str) -> bool:
+    """Whether ``text`` (starting with a space or tab) is blanks up to its end or to other whitespace."""
+    rest = text.lstrip(" \t")
+    return not rest or rest[0].isspace()
+
+
 class _Merger:
     """Greedy merging of counted pieces into chunks of at most ``limit`` tokens.
 
@@ -276,7 +324,7 @@ class _Merger:
         self.previous: Chunk | None = None
         self._windows: dict[str, int] = {}
         self._tails: dict[str, tuple[int, int]] = {}  # piece ending -> (cut from the end, delta)
-        self._junctions: dict[tuple[str, str], int] = {}  # the two sides of a cut -> what joining adds
+        self._junction_deltas: dict[tuple[str, str], int] = {}  # the two sides of a cut -> what joining adds
 
     @property
     def count(self) -> Callable[[str], int]:
@@ -306,26 +354,134 @@ class _Merger:
         if self.texts:
             texts, offsets = self.texts + texts, self.offsets + offsets
             pages, counts = self.pages + pages, self.counts + counts
-        # Greedy merging: a chunk is the longest run of pieces whose counts sum to at most the
-        # limit, found on the running sums with a binary search.
-        sums = list(accumulate(counts))
-        n = len(texts)
-        i = 0
-        while True:
-            j = bisect_right(sums, (sums[i - 1] if i else 0) + limit, i)
-            if j >= n:
-                break
-            i += self._chunk(texts[i:j], pages[i:j], counts[i:j], offsets[i])
+        i = self._merge(texts, offsets, pages, counts, final=False)
         self.texts, self.offsets, self.pages, self.counts = texts[i:], offsets[i:], pages[i:], counts[i:]
 
     def finish(self) -> None:
         texts, pages, counts, offsets = self.texts, self.pages, self.counts, self.offsets
         self.texts, self.pages, self.counts, self.offsets = [], [], [], []
+        self._merge(texts, offsets, pages, counts, final=True)
+
+    def _merge(
+        self, texts: list[str], offsets: list[int], pages: list[int | None], counts: list[int], final: bool
+    ) -> int:
+        """Give out the chunks of these counted pieces; returns where the pieces still held start.
+
+        Greedy merging: a chunk is the longest run of pieces whose counts sum to at most the limit,
+        found on the running sums with a binary search. Its exact count is, in the common case, that
+        sum plus what each cut inside it adds (``_junctions``, worked out once per cut for the whole
+        batch, as running sums too) minus what stripping its two ends takes off: a few operations
+        per chunk, none per piece. Anything else (a blank piece at an end, a cut whose correction is
+        not known, a chunk over the limit once exactly counted, overlap) goes through ``_chunk``.
+        """
+        n = len(texts)
+        if not n:
+            return 0
         sums = list(accumulate(counts))
-        i, n = 0, len(texts)
+        limit = self.limit
+        simple = not self.overlap and limit < _KNOWN
+        if simple and n > 1:
+            extras, heads, tails = self._junctions(texts)
+            cut_sums = list(accumulate(extras))
+        ready = self.ready
+        window_count = self.window_count
+        i = 0
         while i < n:
-            j = bisect_right(sums, (sums[i - 1] if i else 0) + self.limit, i)
+            base = sums[i - 1] if i else 0
+            # At least one piece: a character cl100k spells in more tokens than the limit is a
+            # piece (and a chunk) of its own.
+            j = max(bisect_right(sums, base + limit, i), i + 1)
+            if j >= n and not final:
+                break
+            if simple:
+                first = texts[i]
+                lead = 0
+                if j - i == 1:
+                    tokens = counts[i]
+                    if (first[0].isspace() or first[-1].isspace()) and not first.isspace():
+                        tokens = _stripped_count(first, tokens, True, True, window_count)
+                        lead = len(first) - len(first.lstrip())
+                    if tokens <= limit and not first.isspace():
+                        ready.append(Chunk(first.strip(), tokens, pages[i], offsets[i] + lead))
+                        i = j
+                        continue
+                else:
+                    tokens = sums[j - 1] - base + cut_sums[j - 2] - (cut_sums[i - 1] if i else 0)
+                    last = texts[j - 1]
+                    if tokens < _KNOWN and first[0].isspace():
+                        lead = len(first) - len(first.lstrip())
+                        q = token_sums.first_stable_after(first, lead) if lead < len(first) else None
+                        if q is None or q > tails.get(i, q):
+                            tokens = _UNKNOWN
+                        else:
+                            window = first[:q]
+                            tokens -= window_count(window) - window_count(window[lead:])
+                    if tokens < _KNOWN and last[-1].isspace():
+                        delta = self._end_delta(last, heads.get(j - 2, 0)) if not last.isspace() else None
+                        tokens = _UNKNOWN if delta is None else tokens - delta
+                    if tokens <= limit:
+                        ready.append(Chunk("".join(texts[i:j]).strip(), tokens, pages[i], offsets[i] + lead))
+                        i = j
+                        continue
             i += self._chunk(texts[i:j], pages[i:j], counts[i:j], offsets[i])
+        return i
+
+    def _junctions(self, texts: list[str]) -> tuple[list[int], dict[int, int], dict[int, int]]:
+        """What each cut between two consecutive pieces adds to the sum of their counts.
+
+        ``extras[k]`` is for the cut between ``texts[k]`` and ``texts[k + 1]``: 0 where counts add
+        up there (``token_sums``), the correction where a word's punctuation is glued to the next
+        word ("。他", "?Then": the few characters around the cut counted joined and apart), and
+        ``_UNKNOWN`` otherwise (the chunk is then counted by ``_chunk``). ``heads[k]`` and
+        ``tails[k]`` are where the counted characters end in ``texts[k + 1]`` and start in
+        ``texts[k]``, for the corrections at a chunk's ends not to count them twice.
+        """
+        # The commonest cuts, checked for every piece at once: a line break before a word (or
+        # before an indented one), a word before a space.
+        ends = [text[-1] for text in texts]
+        starts = [text[0] for text in texts]
+        quick = [
+            (end == "\n" and (not start.isspace() or (start in " \t" and not _indent_then_blank(after))))
+            or (start == " " and not end.isspace())
+            for end, start, after in zip(ends, islice(starts, 1, None), islice(texts, 1, None), strict=False)
+        ]
+        extras = [0] * len(quick)
+        heads: dict[int, int] = {}
+        tails: dict[int, int] = {}
+        slow = list(compress(range(len(quick)), map(not_, quick)))
+        # The commonest cut that does not add up: a word's punctuation glued to the next word.
+        glued = [
+            k
+            for k in slow
+            if starts[k + 1].isalpha()
+            and len(texts[k]) > 1
+            and texts[k][-2].isalnum()
+            and not (ends[k].isalnum() or ends[k].isspace())
+        ]
+        if len(glued) < len(slow):
+            for k in set(slow).difference(glued):
+                if not token_sums.stable_between(texts[k], texts[k + 1]):
+                    extras[k] = _UNKNOWN
+        if not glued:
+            return extras, heads, tails
+        # The punctuation (the cut before it adds up) and the next word up to where it does again,
+        # counted joined and apart, all of them at once.
+        found = token_sums.first_stable_cuts([texts[k + 1] for k in glued])
+        for k, q in zip(glued, found, strict=True):
+            if q is None:
+                extras[k] = _UNKNOWN
+            else:
+                heads[k] = q
+                tails[k] = len(texts[k]) - 1
+        glued = list(heads)
+        punctuation = [ends[k] for k in glued]
+        words = [texts[k + 1][: heads[k]] for k in glued]
+        count = _counter()
+        joined = map(count, map(operator.add, punctuation, words))
+        apart = map(operator.add, map(count, punctuation), map(count, words))
+        for k, delta in zip(glued, map(operator.sub, joined, apart), strict=True):
+            extras[k] = delta
+        return extras, heads, tails
 
     def _chunk(self, texts: list[str], pages: list[int | None], counts: list[int], start: int) -> int:
         """Give out the chunk of these pieces (or of as many of the first as fit, exactly counted);
@@ -415,11 +571,11 @@ class _Merger:
             if qa is None or qb is None:
                 return self.count(stripped)
             tail, head = a[qa:], b[:qb]
-            delta = self._junctions.get((tail, head))
+            delta = self._junction_deltas.get((tail, head))
             if delta is None:
                 delta = count(tail + head) - count(tail) - count(head)
-                if len(tail) + len(head) <= _WINDOW_CACHE_CHARS * 2 and len(self._junctions) < _WINDOW_CACHE_SIZE:
-                    self._junctions[tail, head] = delta
+                if len(tail) + len(head) <= _WINDOW_CACHE_CHARS * 2 and len(self._junction_deltas) < _WINDOW_CACHE_SIZE:
+                    self._junction_deltas[tail, head] = delta
             total += delta
             left = qb
         piece = texts[last]
@@ -429,6 +585,29 @@ class _Merger:
                 return self.count(stripped)
             total -= delta
         return total
+
+    def _end_delta(self, piece: str, floor: int) -> int | None:
+        """``_trail_delta`` for the two commonest endings, without a search.
+
+        A word then spaces or line breaks ("word\n"), or a word, punctuation and line breaks
+        ("end.\n", "吧。\n"): the cut before the whitespace (or before the punctuation) adds up,
+        so only the characters after it are counted, and those recur.
+        """
+        hi = len(piece.rstrip())
+        before, after = piece[hi - 1], piece[hi]
+        if hi >= floor and (after in " \t" or (after in "\r\n" and before.isalnum())):
+            return self.window_count(piece[hi:])
+        cut = hi - 1
+        while cut > 0 and not (piece[cut - 1].isalnum() or piece[cut - 1].isspace()):
+            cut -= 1
+        if (
+            cut >= max(floor, 1)
+            and piece[cut - 1].isalnum()
+            and not (before.isalnum() or before.isspace())
+            and hi - cut <= _WINDOW_CACHE_CHARS
+        ):
+            return self.window_count(piece[cut:]) - self.window_count(piece[cut:hi])
+        return self._trail_delta(piece, floor)
 
     def _trail_delta(self, piece: str, floor: int) -> int | None:
         """How many tokens stripping ``piece``'s trailing whitespace takes off its count.
@@ -517,7 +696,7 @@ def naive_chunks(
         yield from segment_chunks(blocks, delimiters, start_offset)
         return
     limit = max(1, int(chunk_token_num))
-    pattern = delimiter_pattern(parse_delimiters(delimiters))
+    pieces_re = piece_pattern(parse_delimiters(delimiters))
     merger = _Merger(limit, _overlap_percent(overlapped_percent))
     offset = start_offset  # where the current block starts in the extracted text
     rest, rest_start, rest_page = "", 0, None
@@ -545,23 +724,22 @@ def naive_chunks(
             combined, base, first_page = text, offset, block.page
         offset += len(text)
         position = 0
-        if pattern is not None:
-            # Pieces go to the merger a batch at a time, so memory stays that of a batch, not a block.
-            matches = pattern.finditer(combined)
-            while ends := [match.end() for match in islice(matches, _BATCH)]:
-                starts = [position, *ends[:-1]]
-                pieces = [combined[a:b] for a, b in zip(starts, ends, strict=True)]
-                pages = [block.page] * len(pieces)
-                if position == 0:
+        if pieces_re is not None:
+            # Pieces go to the merger a window of text at a time, so memory stays that of a window.
+            page = block.page
+            for pieces, start in _pieces_in_windows(pieces_re, combined):
+                offsets = list(accumulate(map(len, pieces), initial=base + start))
+                position = offsets.pop() - base
+                pages = [page] * len(pieces)
+                if not start:
                     pages[0] = first_page
-                merger.add(pieces, [base + a for a in starts], pages)
-                position = ends[-1]
+                merger.add(pieces, offsets, pages)
                 if merger.ready:
                     yield from merger.ready
                     merger.ready.clear()
         tail = combined[position:]
         tail_page = first_page if position == 0 else block.page
-        if pattern is None or len(tail) > _MAX_CARRY:
+        if pieces_re is None or len(tail) > _MAX_CARRY:
             if tail:
                 merger.add([tail], [base + position], [tail_page])
             rest = ""

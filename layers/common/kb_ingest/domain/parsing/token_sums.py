@@ -109,6 +109,12 @@ def first_stable_after(text: str, start: int) -> int | None:
     return match.start() if match else None
 
 
+def first_stable_cuts(texts: list[str]) -> list[int | None]:
+    """``first_stable_after(text, 0)`` for each of ``texts``."""
+    search = STABLE_CUT.search
+    return [None if match is None else match.start() for match in (search(text, 1, _EDGE_WINDOW) for text in texts)]
+
+
 def last_stable_before(text: str, end: int, floor: int = 0) -> int | None:
     """The last stable cut ``q`` with ``max(floor, 1) <= q <= end``, looking a short way only.
 
