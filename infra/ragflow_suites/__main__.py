@@ -33,6 +33,7 @@ SUITES = {
     "http-chunks": "test_http_api/test_chunk_management_within_dataset",
     "sdk-chunks": "test_sdk_api/test_chunk_management_within_dataset",
     "restful-chunks": "restful_api/test_chunks.py",
+    "restful-retrieval": "restful_api/test_retrieval.py",
 }
 PYTEST_INI = """[pytest]
 pythonpath = .

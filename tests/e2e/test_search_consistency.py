@@ -237,3 +237,49 @@ def test_a_lost_index_is_rebuilt_by_a_reindex(live, rag, key):
     assert request_reindex(tenant, dataset.id) == 1
     eventually(lambda: set(indexed(tenant, dataset.id)) == parsed, "the dataset re-indexed")
     eventually(lambda: search_lag(live, api_key, dataset.id) == 0, "search_lag back to 0")
+
+
+FACTS = {
+    "lighthouse.txt": "The Bell Rock Lighthouse stands eleven miles off the coast of Angus; its keepers lit the lamp "
+    "for the first time in February 1811, after four summers of building on a reef covered by the tide.",
+    "bread.txt": "A sourdough starter is flour and water fermented by wild yeast and lactic bacteria; fed every day, "
+    "it leavens bread without any baker's yeast and gives the crumb its sour taste.",
+    "glacier.txt": "Glaciers flow downhill under their own weight; the ice at the surface is brittle and cracks into "
+    "crevasses, while the ice below deforms slowly like a very thick liquid.",
+}
+
+
+def test_ragflow_sdk_retrieve_answers_a_question_with_the_chunk_that_answers_it_first(live, rag, key):
+    """ragflow-sdk's `rag.retrieve`, unchanged, against the local stack: the chunk that answers
+    comes first, and the dataset's weighting and threshold behave as RAGFlow documents them."""
+    if FAKE_ENGINE:
+        pytest.skip("retrieval needs the search engine (kb_ingest.search)")
+    _, tenant = key
+    dataset = rag.create_dataset(name="sdk-retrieve")
+    documents = dataset.upload_documents(
+        [{"display_name": name, "blob": text.encode()} for name, text in FACTS.items()]
+    )
+    dataset.parse_documents([document.id for document in documents])
+    stored = set().union(*(stored_ids(document) for document in documents))
+    eventually(lambda: set(indexed(tenant, dataset.id)) == stored, "every parsed chunk indexed")
+
+    chunks = rag.retrieve(dataset_ids=[dataset.id], question="When was the lamp of the Bell Rock Lighthouse first lit?")
+    assert chunks and chunks[0].document_keyword == "lighthouse.txt", [c.document_keyword for c in chunks]
+    assert "February 1811" in chunks[0].content
+    assert chunks[0].similarity >= max(c.similarity for c in chunks)
+
+    # similarity = w * vector + (1 - w) * term, RAGFlow's weighting, for any weight asked for.
+    for weight in (0.0, 0.3, 1.0):
+        weighted = rag.retrieve(
+            dataset_ids=[dataset.id], question="sourdough starter yeast", vector_similarity_weight=weight,
+            similarity_threshold=0.0,
+        )  # fmt: skip
+        assert weighted, weight
+        for chunk in weighted:
+            expected = weight * chunk.vector_similarity + (1 - weight) * chunk.term_similarity
+            assert chunk.similarity == pytest.approx(expected, abs=1e-3), (weight, chunk.__dict__)
+
+    # A threshold no chunk reaches answers nothing; none of a lower one's answers is below it.
+    assert rag.retrieve(dataset_ids=[dataset.id], question="glacier ice", similarity_threshold=0.999) == []
+    for chunk in rag.retrieve(dataset_ids=[dataset.id], question="glacier ice", similarity_threshold=0.1):
+        assert chunk.similarity >= 0.1
