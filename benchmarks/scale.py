@@ -234,7 +234,9 @@ def wait_until_parsed(api: LocalApi, workers: Any, dataset_id: str, n_docs: int,
     return counts
 
 
-def parse_everything(api: LocalApi, result: SectionResult, n_docs: int, timeout: float) -> None:
+def parse_everything(
+    api: LocalApi, result: SectionResult, n_docs: int, timeout: float, visibility_timeout: int = VISIBILITY_TIMEOUT
+) -> None:
     from infra.local.poller import BackgroundWorkers
     from kb_ingest.dal.blobs import upload_key
     from kb_ingest.domain.parsing import chunk_document, count_tokens
@@ -332,7 +334,7 @@ def parse_everything(api: LocalApi, result: SectionResult, n_docs: int, timeout:
     )
     table.notes.append(
         f"Local stack with its SQS pollers running (one poller per queue, as the template's event-source "
-        f"mappings; visibility timeout {VISIBILITY_TIMEOUT} s). The baseline is the parse work alone, in this "
+        f"mappings; visibility timeout {visibility_timeout} s). The baseline is the parse work alone, in this "
         "process; the ratio is the cost of the orchestration (queue, runs, S3, DynamoDB, events) on moto."
     )
     result.tables.append(table)
