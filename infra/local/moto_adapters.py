@@ -15,14 +15,23 @@ Each replaces one moto behaviour (moto 5.2, `moto/dynamodb/models`) and keeps it
   start and reads only its page. Queries it does not cover (legacy KeyConditions filters,
   multi-attribute keys) are answered by moto's own code.
 
-`install()` applies both (idempotent); `uninstall()` restores moto's originals (tests). Nothing
+- `ActionResult.execute_result` (DynamoDB's item operations only): moto 5.2 turns every answer into its wire form by walking the
+  result against botocore's output shape, member by member (`moto.core.serialize`): about as much
+  CPU as the operation itself for an item operation. An item operation's result is already its wire
+  form (AttributeValue maps, counts, keys), so the adapter writes it with `json.dumps`, bytes as
+  base64 as the serializer writes blobs, only the output shape's members; anything else (timestamps, errors, other operations) goes
+  to moto's serializer. Same bodies, compared with moto's on every attribute type.
+
+`install()` applies them all (idempotent); `uninstall()` restores moto's originals (tests). Nothing
 here is imported by the functions: the cloud path never sees it.
 """
 
 from __future__ import annotations
 
+import base64
 import bisect
 import copy
+import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -501,8 +510,66 @@ def _wrap_backend_update(original: Callable[..., Any]) -> Callable[..., Any]:
     return update_item
 
 
+# ---------------------------------------------------------------- answers
+# Item operations, whose results hold only AttributeValue maps, numbers, strings and binary values.
+PLAIN_JSON_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+JSON_CONTENT_TYPE = "application/x-amz-json-1.0"  # DynamoDB's protocol: json, jsonVersion 1.0
+
+
+class _NotPlain(Exception):
+    """A value the plain encoder does not write the way moto's serializer does."""
+
+
+def _blob(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")  # as moto's _serialize_type_blob
+    raise _NotPlain(type(value).__name__)
+
+
+def _plain_body(result: Any, members: Any) -> str | None:
+    """The JSON body of an item operation's result, or None where moto's serializer must decide.
+    Only the output shape's members are written, as the serializer does (moto's DeleteItem result
+    carries a ConsumedCapacityUnits of its own, for instance)."""
+    if not isinstance(result, dict):
+        return None
+    try:
+        return json.dumps({k: v for k, v in result.items() if k in members}, default=_blob, allow_nan=False)
+    except (_NotPlain, ValueError):  # a datetime, a Decimal, a float that is not finite, ...
+        return None
+
+
+def _wrap_execute_result(original: Callable[..., Any]) -> Callable[..., Any]:
+    def execute_result(self: Any, context: Any) -> Any:
+        operation = context.operation_model
+        if (
+            operation.name in PLAIN_JSON_OPERATIONS
+            and context.service_model.service_name == "dynamodb"
+            and not isinstance(self.result, Exception)
+        ):
+            body = _plain_body(self.result, operation.output_shape.members)
+            if body is not None:
+                return 200, {"Content-Type": JSON_CONTENT_TYPE}, body
+        return original(self, context)
+
+    return execute_result
+
+
 def install() -> None:
     """Replace moto's transaction and Query code with the adapters above (once per process)."""
+    from moto.core.responses import ActionResult
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
@@ -514,20 +581,24 @@ def install() -> None:
         _originals["Table.query"] = Table.query
         _originals["Table.put_item"] = Table.put_item
         _originals["Table.delete_item"] = Table.delete_item
+        _originals["ActionResult.execute_result"] = ActionResult.execute_result
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
         DynamoDBBackend.update_item = _wrap_backend_update(DynamoDBBackend.update_item)  # type: ignore[method-assign]
         Table.query = query  # type: ignore[method-assign,assignment]
         Table.put_item = _wrap_table_put(Table.put_item)  # type: ignore[method-assign]
         Table.delete_item = _wrap_table_delete(Table.delete_item)  # type: ignore[method-assign]
+        ActionResult.execute_result = _wrap_execute_result(ActionResult.execute_result)  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     """Put moto's own methods back (tests compare the two)."""
+    from moto.core.responses import ActionResult
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
+    owners = {"DynamoDBBackend": DynamoDBBackend, "Table": Table, "ActionResult": ActionResult}
     with _install_lock:
         for name, value in _originals.items():
             owner, attr = name.split(".")
-            setattr(DynamoDBBackend if owner == "DynamoDBBackend" else Table, attr, value)
+            setattr(owners[owner], attr, value)
         _originals.clear()

@@ -22,10 +22,13 @@ def _start(state: Path) -> tuple[subprocess.Popen, dict]:
     (state / "stack.json").unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("KB_DEV_API_KEY", "AWS_ENDPOINT_URL")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "layers" / "common"), str(REPO_ROOT)])
-    # A short parse Timeout (the parse keeps 30 s in reserve; a dead worker's lease ends with it) and a
-    # visibility timeout six times it, as the template has them.
-    env["KB_LOCAL_FUNCTION_TIMEOUTS"] = "ParseDocumentFunction=90"
-    env["KB_LOCAL_VISIBILITY_TIMEOUT"] = "540"
+    # A short parse Timeout, because a parse in flight at the kill comes back only when its dead
+    # worker's lease (the invocation's Timeout) ends: the restarted stack waits that long. 75 s leaves
+    # a batch of five small files 45 s beyond the 30 s the parse keeps in reserve (with 50 s, one
+    # batch ran out of time on a machine at a load average of 13). The visibility timeout is six
+    # times it, as the template has them.
+    env["KB_LOCAL_FUNCTION_TIMEOUTS"] = "ParseDocumentFunction=75"
+    env["KB_LOCAL_VISIBILITY_TIMEOUT"] = "450"
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.local.serve", "--port", "0", "--state-dir", str(state), "--quiet"],
         cwd=REPO_ROOT,
@@ -82,11 +85,12 @@ def test_everything_acknowledged_before_a_sigkill_is_there_after_the_restart(tmp
         assert started["code"] == 0, started
         parsing = set(uploaded)
 
-        # More uploads keep coming while the documents parse; the kill lands in the middle.
+        # More uploads keep coming while the documents parse; the kill lands in the middle. Two files
+        # a request: every one acknowledged is downloaded again after the restart.
         def upload_more() -> None:
             batch = 100
             while True:
-                files = {f"late{batch}-{n}.txt": TEXT.format(n=n, d=batch).encode() for n in range(5)}
+                files = {f"late{batch}-{n}.txt": TEXT.format(n=n, d=batch).encode() for n in range(2)}
                 try:
                     answer = api.call(
                         "POST", f"/dataset/{dataset_id}/documents", files=[("file", f) for f in files.items()]

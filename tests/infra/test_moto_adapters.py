@@ -3,6 +3,7 @@ involved: the Query adapter is compared with moto's Table.query on random data a
 and the transaction adapter rolls back only what a cancelled transaction touched."""
 
 import contextlib
+import json
 import random
 
 import boto3
@@ -260,3 +261,108 @@ def test_a_transaction_costs_its_items_not_its_table(ddb):
     finally:
         copy.deepcopy = deepcopy
     assert copied < 20  # moto's own code deep-copies the 2,000-item table (thousands of objects)
+
+
+EVERY_TYPE = {
+    "kb": {"S": "t"},
+    "id": {"S": "every-type"},
+    "ctime": {"N": "12.50"},
+    "blob": {"B": b"\x00\xffbinary"},
+    "flag": {"BOOL": True},
+    "nothing": {"NULL": True},
+    "labels": {"SS": ["x", "y"]},
+    "numbers": {"NS": ["1", "2.5"]},
+    "blobs": {"BS": [b"\x01", b"\x02"]},
+    "nested": {"M": {"list": {"L": [{"S": "é ü \u2603"}, {"N": "-3"}, {"B": b"\x03"}, {"M": {}}]}}},
+}
+
+
+def test_item_operations_answer_the_same_bodies_as_motos_serializer(ddb, monkeypatch):
+    # Given every answer of the plain-JSON path is also put through moto's own serializer
+    from moto.core.responses import ActionResult
+
+    adapted = ActionResult.execute_result
+    own = moto_adapters._originals["ActionResult.execute_result"]
+    compared: list[str] = []
+    plain: list[str] = []  # answers written by the adapter itself
+    plain_body = moto_adapters._plain_body
+
+    def recording(result, members):
+        body = plain_body(result, members)
+        if body is not None:
+            plain.append(body)
+        return body
+
+    monkeypatch.setattr(moto_adapters, "_plain_body", recording)
+
+    def both(self, context):
+        status, headers, body = adapted(self, context)
+        own_status, own_headers, own_body = own(self, context)
+        assert (status, headers["Content-Type"]) == (own_status, own_headers["Content-Type"])
+        assert json.loads(body) == json.loads(own_body), context.operation_model.name
+        if len(plain) > len(compared):
+            compared.append(context.operation_model.name)
+        return status, headers, body
+
+    ActionResult.execute_result = both
+    try:
+        # When every item operation runs, with every attribute type and the optional parts of answers
+        key = {"kb": {"S": "t"}, "id": {"S": "every-type"}}
+        ddb.put_item(TableName="docs", Item=EVERY_TYPE, ReturnConsumedCapacity="TOTAL")
+        ddb.put_item(TableName="docs", Item=EVERY_TYPE, ReturnValues="ALL_OLD")
+        assert ddb.get_item(TableName="docs", Key=key)["Item"]["blob"]["B"] == b"\x00\xffbinary"
+        ddb.get_item(TableName="docs", Key={"kb": {"S": "t"}, "id": {"S": "absent"}})
+        ddb.get_item(
+            TableName="docs",
+            Key=key,
+            ProjectionExpression="nested, blobs, #c",
+            ExpressionAttributeNames={"#c": "ctime"},
+        )
+        for returned in ("ALL_NEW", "UPDATED_OLD", "NONE"):
+            ddb.update_item(
+                TableName="docs",
+                Key=key,
+                UpdateExpression="SET ctime = ctime + :one ADD labels :more",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":more": {"SS": ["z"]}},
+                ReturnValues=returned,
+                ReturnConsumedCapacity="INDEXES",
+            )
+        for i in range(12):
+            ddb.put_item(TableName="docs", Item={**EVERY_TYPE, "id": {"S": f"more-{i:02d}"}, "ctime": {"N": str(i)}})
+        pages = _pages(
+            ddb,
+            {
+                "TableName": "docs",
+                "IndexName": "by_ctime",
+                "KeyConditionExpression": "kb = :k",
+                "ExpressionAttributeValues": {":k": {"S": "t"}},
+                "Limit": 5,
+            },
+        )
+        assert len(pages) == 3 and pages[0]["LastEvaluatedKey"]
+        ddb.query(
+            TableName="docs",
+            KeyConditionExpression="kb = :k",
+            ExpressionAttributeValues={":k": {"S": "t"}},
+            Select="COUNT",
+        )
+        ddb.scan(TableName="docs", Limit=4)
+        ddb.batch_get_item(RequestItems={"docs": {"Keys": [key, {"kb": {"S": "t"}, "id": {"S": "more-01"}}]}})
+        ddb.batch_write_item(
+            RequestItems={"docs": [{"PutRequest": {"Item": {**EVERY_TYPE, "id": {"S": "batch"}}}}]},
+            ReturnConsumedCapacity="TOTAL",
+        )
+        ddb.transact_get_items(TransactItems=[{"Get": {"TableName": "docs", "Key": key}}])
+        ddb.transact_write_items(
+            TransactItems=[{"Update": {"TableName": "docs", "Key": key, "UpdateExpression": "REMOVE flag"}}]
+        )
+        ddb.delete_item(TableName="docs", Key=key, ReturnValues="ALL_OLD")
+        with pytest.raises(ClientError) as refused:  # an error still goes through moto's serializer
+            ddb.put_item(TableName="docs", Item=EVERY_TYPE, ConditionExpression="attribute_exists(id)")
+        assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+        ddb.describe_table(TableName="docs")  # not an item operation: moto's serializer alone
+    finally:
+        ActionResult.execute_result = adapted
+    # Then every item operation's body was the serializer's
+    assert set(compared) >= moto_adapters.PLAIN_JSON_OPERATIONS
+    assert "DescribeTable" not in compared

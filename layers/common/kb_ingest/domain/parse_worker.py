@@ -79,15 +79,19 @@ class _Progress:
         self.runs, self.job = runs, job
         self.lines = lines
         self.value = 0.0
-        self._last_write = 0.0
+        self._last_write = time.monotonic()  # the claim has just written the run
 
     def note(self, message: str) -> None:
         """Add a line, written with the next progress write."""
         self.lines = f"{self.lines}\n{log_line(message)}".strip()
 
-    def say(self, message: str, value: float, force: bool = True, release: bool = False) -> None:
+    def say(self, message: str, value: float, release: bool = False) -> None:
+        """A line and a value, written when the last write is PROGRESS_EVERY_SECONDS old (a
+        document parsed sooner shows them all with its outcome, in the same record: milestones
+        written one by one were half the DynamoDB writes of a small document's parse), or now when
+        the run is released for a retry."""
         self.note(message)
-        self.set(value, force, release)
+        self.set(value, force=release, release=release)
 
     def set(self, value: float, force: bool = False, release: bool = False) -> None:
         self.value = max(self.value, min(value, 0.99))
