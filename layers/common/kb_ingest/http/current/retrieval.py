@@ -31,7 +31,7 @@ from kb_ingest.http.app import Generation
 from kb_ingest.http.auth import current_tenant
 from kb_ingest.http.current.chunk_edits import chunk_body
 from kb_ingest.http.current.envelope import ok
-from kb_ingest.http.deps import Datasets, Documents, TenantId
+from kb_ingest.http.deps import Chunks, Datasets, Documents, TenantId
 
 MAX_PAGE_SIZE = 100  # RAGFlow's REST_API_MAX_PAGE_SIZE
 MAX_IDS = 100
@@ -226,10 +226,10 @@ current_router = APIRouter()
 
 @current_router.post("/api/v1/retrieval")
 async def retrieval(
-    request: Request, tenant_id: TenantId, datasets: Datasets, documents: Documents, indexes: Indexes
+    request: Request, tenant_id: TenantId, datasets: Datasets, documents: Documents, indexes: Indexes, chunks: Chunks
 ):  # fmt: skip
     query = retrieval_query(await chunk_body(request))
-    retrieved = retrieve(query, tenant_id, datasets, documents, indexes)
+    retrieved = retrieve(query, tenant_id, datasets, documents, indexes, chunks)
     return ok(retrieval_answer(query, retrieved))
 
 
@@ -332,7 +332,9 @@ dify_router = APIRouter()
 
 
 @dify_router.post("/api/v1/dify/retrieval")
-async def dify_retrieval(request: Request, datasets: Datasets, documents: Documents, indexes: Indexes):
+async def dify_retrieval(
+    request: Request, datasets: Datasets, documents: Documents, indexes: Indexes, chunks: Chunks
+):  # fmt: skip
     try:
         tenant_id = dify_tenant(request)
     except _DifyAuthFormat:
@@ -344,5 +346,5 @@ async def dify_retrieval(request: Request, datasets: Datasets, documents: Docume
         owned_datasets(datasets, tenant_id, query.dataset_ids)  # another tenant's answers as missing
     except DataError:
         return dify_failure(KNOWLEDGE_MISSING, "The knowledge does not exist")
-    retrieved = retrieve(query, tenant_id, datasets, documents, indexes)
+    retrieved = retrieve(query, tenant_id, datasets, documents, indexes, chunks)
     return JSONResponse({"records": dify_records(retrieved)})
