@@ -15,7 +15,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from kb_ingest.domain.errors import ArgumentError, AuthenticationError, DataError, DomainError, ErrorKind
+from kb_ingest.domain.errors import (
+    ArgumentError,
+    AuthenticationError,
+    CrashLikeError,
+    DataError,
+    DomainError,
+    ErrorKind,
+)
 from kb_ingest.domain.listing import MetadataCondition
 from kb_ingest.domain.retrieval import (
     DEFAULT_PAGE_SIZE,
@@ -62,8 +69,8 @@ def _number(body: Mapping[str, Any], name: str, default: float) -> float:
         raise ArgumentError(f"`{name}` must be a number, not {value!r}.")
     try:
         number = float(value)
-    except ValueError:
-        raise ArgumentError(f"`{name}` must be a number, not {value!r}.") from None
+    except ValueError as error:  # RAGFlow's float() raises, and it answers the repr with code 100
+        raise CrashLikeError(repr(error)) from None
     if not math.isfinite(number):
         raise ArgumentError(f"`{name}` must be a finite number, not {value!r}.")
     return number
@@ -73,6 +80,11 @@ def _whole(body: Mapping[str, Any], name: str, default: int) -> int:
     value = body.get(name)
     if value is None:
         return default
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError as error:  # RAGFlow's int() raises, and it answers the repr with code 100
+            raise CrashLikeError(repr(error)) from None
     try:
         return int(value) if not isinstance(value, bool | list | dict) else int("x")
     except (TypeError, ValueError, OverflowError):
