@@ -2,6 +2,8 @@
 their FastAPI apps on the local stack's DynamoDB and S3, with the index filled by the library
 directly from the chunk store (the pipeline that fills it on its own is another unit's)."""
 
+from dataclasses import replace
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -9,7 +11,7 @@ from functions.current_retrieval.app import app as current_app
 from functions.dify_retrieval.app import app as dify_app
 from kb_ingest.dal.api_keys import create_api_key
 from kb_ingest.dal.blobs import S3FileStore, object_key
-from kb_ingest.dal.chunks import ChunkTableWriter, DynamoChunkStore
+from kb_ingest.dal.chunks import ChunkTableWriter, DynamoChunkStore, chunk_key
 from kb_ingest.dal.datasets import DynamoDatasetStore
 from kb_ingest.dal.documents import DynamoDocumentStore
 from kb_ingest.dal.runs import DynamoRunStore
@@ -89,6 +91,7 @@ class Kb:
                 c.positions or None,
                 document.chunks_run_id or "",
                 c.image_id,
+                chunk_key(document.chunks_run_id or "", c.position, c.id),
             )
             for c in stored
         ]
@@ -226,8 +229,11 @@ def test_another_tenants_dataset_answers_as_a_missing_one(client, kb, local_stac
         ({"question": "x", "dataset_ids": ["KB"], "top_k": -1}, 102, "`top_k` must be greater than 0"),
         ({"question": "x", "dataset_ids": ["KB"], "highlight": "maybe"}, 102, "`highlight` should be a boolean"),
         ({"question": "x", "dataset_ids": ["KB"], "page_size": 101}, 101, "page_size must be less than or equal to 100"),
-        ({"question": "x", "dataset_ids": ["KB"], "similarity_threshold": "a"}, 101, "`similarity_threshold` must be a number, not 'a'."),
-        ({"question": "x", "dataset_ids": ["KB"], "top_k": "a"}, 101, "`top_k` must be an integer, not 'a'."),
+        # RAGFlow's float()/int() raise on these, and it answers code 100 with the exception's repr
+        ({"question": "x", "dataset_ids": ["KB"], "similarity_threshold": "a"}, 100, """ValueError("could not convert string to float: 'a'")"""),
+        ({"question": "x", "dataset_ids": ["KB"], "vector_similarity_weight": "a"}, 100, """ValueError("could not convert string to float: 'a'")"""),
+        ({"question": "x", "dataset_ids": ["KB"], "top_k": "a"}, 100, """ValueError("invalid literal for int() with base 10: 'a'")"""),
+        ({"question": "x", "dataset_ids": ["KB"], "similarity_threshold": [1]}, 101, "`similarity_threshold` must be a number, not [1]."),
     ],
 )  # fmt: skip
 def test_bad_requests_answer_ragflows_codes_and_messages(client, kb, body, code, message):
@@ -345,3 +351,21 @@ def test_hostile_dify_bodies_answer_difys_error_shape(client, body):
     )
     assert answer.status_code in (400, 404), answer.text
     assert set(answer.json()) == {"error_code", "error_msg"}
+
+
+def test_a_chunk_deleted_disabled_or_edited_in_the_store_answers_so_before_the_index_knows(client, kb):
+    """RAGFlow's index is synchronous: its suite deletes a chunk and retrieves at once. Here the
+    index is left as it was (no feed runs) and retrieval still answers the store's truth."""
+    store = DynamoChunkStore()
+    ids = [kb.add_parsed(name, body) for name, body in [("a.md", GUIDE), ("b.txt", PETS), ("c.txt", b"Lambda notes.")]]
+    [gone], [disabled], [edited] = (store.page(kb.doc(i), 0, 10).chunks for i in ids)
+    question = {"question": "Lambda cats", "dataset_ids": [kb.id], "similarity_threshold": 0}
+    before = retrieve(client, **question)["data"]
+    assert {c["id"] for c in before["chunks"]} == {gone.id, disabled.id, edited.id}
+
+    assert store.delete(kb.doc(ids[0]), [gone.id]).count == 1
+    assert store.update(kb.doc(ids[1]), replace(disabled, available=False), 0)
+    assert store.update(kb.doc(ids[2]), replace(edited, content="Lambda notes, edited."), 0)
+    after = retrieve(client, **question)["data"]
+    assert [(c["id"], c["content"]) for c in after["chunks"]] == [(edited.id, "Lambda notes, edited.")]
+    assert after["total"] == 1 and [agg["doc_id"] for agg in after["doc_aggs"]] == [ids[2]]

@@ -103,9 +103,17 @@ def test_the_term_side_is_the_mean_of_ragflows_token_similarity_and_the_engines_
 
 
 def test_with_no_vector_weight_the_threshold_is_not_applied_as_ragflow():
-    hits = [Hit("a", "lambda", vector_similarity=0.9), Hit("b", "other", vector_similarity=0.9)]
-    ranking = rank("lambda", hits, RetrievalOptions(vector_similarity_weight=0.0, similarity_threshold=0.5))
-    assert ranking.total == 2 and ranking.chunks[0].hit.chunk_id == "a"
+    hits = [Hit("a", "lambda", vector_similarity=0.9), Hit("b", "lambda pricing", vector_similarity=0.9)]
+    ranking = rank("lambda pricing", hits, RetrievalOptions(vector_similarity_weight=0.0, similarity_threshold=0.9))
+    assert ranking.total == 2 and ranking.chunks[0].hit.chunk_id == "b"
+
+
+def test_with_no_vector_weight_a_chunk_matching_no_term_of_the_question_is_no_answer():
+    # Only the vector search proposed "b"; with terms alone ranking, RAGFlow's keyword query
+    # never returns it (its suite: weight 0 answers exactly the chunks holding the word).
+    hits = [Hit("a", "lambda", vector_similarity=0.1), Hit("b", "other", vector_similarity=0.9)]
+    ranking = rank("lambda", hits, RetrievalOptions(vector_similarity_weight=0.0))
+    assert [ranked.hit.chunk_id for ranked in ranking.chunks] == ["a"] and ranking.total == 1
 
 
 def test_without_any_vector_signal_terms_alone_rank():

@@ -303,6 +303,16 @@ class DynamoChunkStore:
                 found[chunk_id] = item
         return found
 
+    def current(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredChunk]:
+        """The chunks stored under these (document_id, chunk_key) keys now, by key: consistent
+        BatchGetItems (100 keys each, unprocessed keys retried by PynamoDB); a missing key is absent."""
+        wanted = list(dict.fromkeys((str(document_id), str(key)) for document_id, key in keys if document_id and key))
+        found: dict[tuple[str, str], StoredChunk] = {}
+        for start in range(0, len(wanted), 100):
+            for item in ChunkModel.batch_get(wanted[start : start + 100], consistent_read=True):
+                found[(item.document_id, str(item.chunk_key))] = to_domain(item)
+        return found
+
     def exists(self, document: Document, chunk_id: str) -> bool:
         return self._key_of(document, chunk_id) is not None
 

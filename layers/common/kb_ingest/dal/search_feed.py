@@ -166,6 +166,7 @@ def _indexed(chunk_item: ChunkModel, document_name: str) -> Any:
         positions=chunk.positions or None,
         generation=str(chunk_item.generation),
         image_id=chunk.image_id,
+        chunk_key=str(chunk_item.chunk_key),
     )
 
 

@@ -9,7 +9,7 @@ weighted by how rare they are among the candidates, an IDF, unigrams at 0.4 and 
 0.6 of their weight; a chunk scores the share of that weight its tokens, from content, document
 name, important keywords and questions, cover) and the engine's BM25 score scaled by the query's
 best (RAGFlow's own BM25 only picks its candidates; here it also ranks, which measured better). Chunks under `similarity_threshold` (0.2 by default; not applied when w is 0,
-as RAGFlow) are dropped; `total` counts the rest, the page is cut from them, and `doc_aggs`
+as RAGFlow, where only chunks matching a term of the question are kept) are dropped; `total` counts the rest, the page is cut from them, and `doc_aggs`
 counts them per document, most first. Pure functions: no index, no HTTP.
 """
 
@@ -345,9 +345,15 @@ def rank[C: Candidate](question: str, candidates: Sequence[C], options: Retrieva
         similarity = list(term)
     else:
         similarity = [weight * v + (1 - weight) * t for v, t in zip(vector, term, strict=True)]
-    threshold = 0.0 if weight <= 0 else options.similarity_threshold
     order = sorted(range(len(unique)), key=lambda i: (-similarity[i], unique[i].chunk_id))
-    kept = [i for i in order if similarity[i] >= threshold]
+    if weight <= 0:
+        # Terms alone rank: the threshold is not applied (RAGFlow), but a chunk that matches none
+        # of the question's terms scores 0 and is no answer (the vector leg only proposed it;
+        # RAGFlow's keyword query never returns it).
+        asked = set(query_terms(question))
+        kept = [i for i in order if unique[i].term_similarity > 0 or asked & chunk_terms(unique[i])]
+    else:
+        kept = [i for i in order if similarity[i] >= options.similarity_threshold]
     start = (max(1, options.page) - 1) * max(1, options.page_size)
     page = kept[start : start + max(1, options.page_size)]
     chunks = [

@@ -2,12 +2,21 @@
 documents asked for (by id or by metadata), each dataset's index searched, hits of documents
 that are gone, disabled or re-parsed since dropped, then RAGFlow's ranking (domain.retrieval).
 
+RAGFlow's index is written synchronously; ours is filled by a change feed (seconds behind). Two
+things make an answer read as RAGFlow's would right after a write:
+- before searching, a dataset whose index is behind (`search_lag` > 0, or fewer index rows than
+  the dataset's chunk_num) is waited for, up to INDEX_WAIT_SECONDS, re-reading both;
+- the ranked hits are checked in rank order against ChunksTable, the truth (one consistent
+  BatchGetItem per page by each hit's `chunk_key`), only as many as the page needs: a chunk
+  deleted or disabled since it was indexed is dropped, an edited one answers its content now.
+
 The index is reached through `open_index` (kb_ingest.search in the search functions), so this
 module imports no engine. Both API views (today's `/retrieval`, Dify's external knowledge
 route) call `retrieve` and shape its Ranking their own way.
 """
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, is_dataclass, replace
 from typing import Any, Protocol
 
@@ -15,11 +24,13 @@ from kb_ingest.domain.datasets import Dataset, DatasetStore
 from kb_ingest.domain.documents import Document
 from kb_ingest.domain.errors import DataError
 from kb_ingest.domain.listing import DocumentFilter, MetadataCondition, matches
-from kb_ingest.domain.retrieval import MAX_TOP_K, Ranking, RetrievalOptions, rank
+from kb_ingest.domain.retrieval import MAX_TOP_K, Ranked, Ranking, RetrievalOptions, doc_aggs, highlight, rank
 
 ENABLED = "1"
 _BATCH_GET_KEYS = 100
 _MAX_ID_LENGTH = 128
+INDEX_WAIT_SECONDS = 5.0  # the longest a query waits for a lagging index before answering
+_INDEX_POLL_SECONDS = 0.25
 
 
 class IndexedHit(Protocol):
@@ -49,6 +60,25 @@ class IndexedHit(Protocol):
 
 class SearchIndex(Protocol):
     def search(self, question: str, *, document_ids: Sequence[str] | None, candidates: int) -> Sequence[Any]: ...
+
+    def count(self) -> int: ...
+
+
+class StoredChunkLike(Protocol):
+    @property
+    def content(self) -> str: ...
+    @property
+    def available(self) -> bool: ...
+    @property
+    def important_keywords(self) -> Sequence[str]: ...
+    @property
+    def questions(self) -> Sequence[str]: ...
+
+
+class CurrentChunks(Protocol):
+    """ChunksTable read by (document_id, chunk_key) (kb_ingest.dal.chunks.DynamoChunkStore)."""
+
+    def current(self, keys: Sequence[tuple[str, str]]) -> Mapping[tuple[str, str], StoredChunkLike]: ...
 
 
 class RetrievalDocuments(Protocol):
@@ -144,12 +174,85 @@ def _current_name(hit: Any, documents: dict[str, Document]) -> Any:
     return replace(hit, document_name=name)
 
 
+def caught_up_indexes(
+    datasets: list[Dataset],
+    tenant_id: str,
+    dataset_store: DatasetStore,
+    open_index: IndexOpener,
+    wait_seconds: float = INDEX_WAIT_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[SearchIndex]:
+    """Each dataset's index, once it has caught up with the chunks stored (no change pending in
+    the feed, at least as many rows as the dataset's chunk_num), or as it is after wait_seconds:
+    a chunk added just before the query is found, and a stalled feed costs a bounded wait."""
+    indexes = [open_index(dataset) for dataset in datasets]
+    deadline = clock() + wait_seconds
+    while True:
+        behind = [
+            i for i, (dataset, index) in enumerate(zip(datasets, indexes, strict=True))
+            if dataset.search_lag > 0 or index.count() < dataset.chunk_num
+        ]  # fmt: skip
+        if not behind or clock() >= deadline:
+            return indexes
+        sleep(_INDEX_POLL_SECONDS)
+        fresh = dataset_store.get_many(tenant_id, [datasets[i].id for i in behind])
+        for i in behind:
+            if datasets[i].id in fresh:
+                datasets[i] = fresh[datasets[i].id]
+            indexes[i] = open_index(datasets[i])
+
+
+def _as_stored(hit: Any, chunk: StoredChunkLike) -> Any:
+    """The hit with what ChunksTable holds now (an edit shows before the index catches up)."""
+    if not is_dataclass(hit) or isinstance(hit, type):
+        return hit
+    return replace(
+        hit,
+        content=chunk.content,
+        important_keywords=tuple(chunk.important_keywords),
+        questions=tuple(chunk.questions),
+    )
+
+
+def verified_page(
+    question: str, ranked: Sequence[Ranked[Any]], total: int, options: RetrievalOptions, chunks: CurrentChunks | None
+) -> Ranking[Any]:
+    """The page cut from `ranked` (every kept hit, best first) after checking, in rank order and
+    only as far as the page reaches, that each hit's chunk is still stored and available."""
+    size = max(1, options.page_size)
+    end = (max(1, options.page) - 1) * size + size
+    kept: list[Ranked[Any]] = []
+    dropped, checked = 0, 0
+    while len(kept) < end and checked < len(ranked):
+        batch = list(ranked[checked : checked + min(_BATCH_GET_KEYS, end - len(kept))])
+        checked += len(batch)
+        keyed = [(r.hit.document_id, getattr(r.hit, "chunk_key", "")) for r in batch]
+        current = chunks.current([key for key in keyed if key[1]]) if chunks is not None else {}
+        for item, key in zip(batch, keyed, strict=True):
+            if chunks is None or not key[1]:
+                kept.append(item)  # a row indexed before chunk_key existed: the document filter alone
+                continue
+            stored = current.get(key)
+            if stored is None or not stored.available:
+                dropped += 1
+                continue
+            kept.append(replace(item, hit=_as_stored(item.hit, stored)))
+    page = kept[end - size : end]
+    if options.highlight:
+        page = [replace(item, highlight=highlight(item.hit.content, question)) for item in page]
+    remaining = [item.hit for item in ranked[checked:]]
+    return Ranking(page, total - dropped, doc_aggs([item.hit for item in kept] + remaining))
+
+
 def retrieve(
     query: RetrievalQuery,
     tenant_id: str,
     dataset_store: DatasetStore,
     document_store: RetrievalDocuments,
     open_index: IndexOpener,
+    chunks: CurrentChunks | None = None,
+    wait_seconds: float = INDEX_WAIT_SECONDS,
 ) -> Retrieved:
     datasets = owned_datasets(dataset_store, tenant_id, query.dataset_ids)
     same_embedding_model(datasets)
@@ -171,8 +274,8 @@ def retrieve(
         return Retrieved(Ranking([], 0, []), {})
     candidates = max(1, min(query.options.top_k, MAX_TOP_K))
     hits: list[Any] = []
-    for dataset in datasets:
-        hits += open_index(dataset).search(query.question, document_ids=document_ids, candidates=candidates)
+    for index in caught_up_indexes(datasets, tenant_id, dataset_store, open_index, wait_seconds):
+        hits += index.search(query.question, document_ids=document_ids, candidates=candidates)
     by_dataset: dict[str, set[str]] = {}
     for hit in hits:
         by_dataset.setdefault(hit.dataset_id, set()).add(hit.document_id)
@@ -181,5 +284,8 @@ def retrieve(
         if dataset_id in dataset_ids:
             documents.update(_documents_of(document_store, [dataset_id], sorted(ids)))
     shown = [_current_name(hit, documents) for hit in hits if hit.dataset_id in dataset_ids and visible(hit, documents)]
-    ranking = rank(query.question, shown, query.options)
-    return Retrieved(ranking, documents)
+    if chunks is None:
+        return Retrieved(rank(query.question, shown, query.options), documents)
+    everything = replace(query.options, page=1, page_size=max(1, len(shown)), highlight=False)
+    ranked = rank(query.question, shown, everything)
+    return Retrieved(verified_page(query.question, ranked.chunks, ranked.total, query.options, chunks), documents)

@@ -36,6 +36,7 @@ VECTOR_INDEX_MIN_ROWS = 50_000
 # Old table versions are kept this long after a compaction (a reader may still be on one).
 KEEP_VERSIONS = timedelta(minutes=10)
 _FILTER_CHUNK = 500  # ids per `IN (...)` clause
+KEYWORD_CANDIDATES = 1024  # the keyword leg's window (RAGFlow's default top_k)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class IndexedChunk:
     # hits of a generation the document no longer shows, before the index has caught up.
     generation: str = ""
     image_id: str = ""
+    # The chunk's ChunksTable range key: retrieval checks a page of hits against ChunksTable
+    # (one BatchGetItem) before answering, so a delete, disable or edit shows at once.
+    chunk_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ def _schema(dimensions: int, embedder_name: str) -> Any:
         pa.field("positions", pa.string()),  # JSON: RAGFlow's nested lists, returned as they came
         pa.field("generation", pa.string()),
         pa.field("image_id", pa.string()),
+        pa.field("chunk_key", pa.string()),
         pa.field("text", pa.string()),
         pa.field("vector", pa.list_(pa.float32(), dimensions)),
     ]
@@ -151,7 +156,7 @@ def _schema(dimensions: int, embedder_name: str) -> Any:
 
 _RETURNED = [
     "chunk_id", "document_id", "dataset_id", "tenant_id", "document_name", "content", "important_keywords",
-    "questions", "available", "positions", "generation", "image_id", "vector",
+    "questions", "available", "positions", "generation", "image_id", "chunk_key", "vector",
 ]  # fmt: skip
 
 
@@ -197,6 +202,7 @@ class DatasetIndex:
             "positions": [json.dumps(c.positions) if c.positions is not None else None for c in chunks],
             "generation": [c.generation for c in chunks],
             "image_id": [c.image_id for c in chunks],
+            "chunk_key": [c.chunk_key for c in chunks],
             "text": [search_text(c) for c in chunks],
             "vector": pa.FixedSizeListArray.from_arrays(
                 pa.array(vectors.reshape(-1), type=pa.float32()), self.embedder.dimensions
@@ -209,6 +215,8 @@ class DatasetIndex:
             db = _connect(self.tenant_id, self.dataset_id)
             schema = _schema(self.embedder.dimensions, self.embedder.name)
             self._table = db.create_table(TABLE, schema=schema, exist_ok=True)
+        if "chunk_key" not in self._table.schema.names:  # a table written before the column existed
+            self._table.add_columns({"chunk_key": "CAST(NULL AS STRING)"})
         return self._table
 
     def _ensure_text_index(self) -> None:
@@ -282,7 +290,9 @@ class DatasetIndex:
         return 0 if self._table is None else int(self._table.count_rows())
 
     def search(self, question: str, *, document_ids: Sequence[str] | None, candidates: int) -> list[Hit]:
-        """Up to `candidates` hits from the keyword search and as many from the vector search
+        """Up to `candidates` hits from the vector search (RAGFlow's top_k is its kNN's k) and
+        up to KEYWORD_CANDIDATES from the keyword search, which top_k does not cut (RAGFlow's
+        full-text query brings its whole ranking window whatever top_k is)
         (their union), all available, all of `document_ids` when given."""
         if self._table is None or candidates <= 0 or not question.strip():
             return []
@@ -297,12 +307,12 @@ class DatasetIndex:
             table.search(query_vector.tolist(), query_type="vector", vector_column_name="vector")
             .distance_type("cosine")
             .where(where, prefilter=True)
-            .select([*_RETURNED, "_distance"])
+            .select([*self._returned(), "_distance"])
             .limit(candidates)
         )
         # The two legs run at once: LanceDB does the work in Rust without holding the GIL.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            keyword_leg = pool.submit(self._keyword_search, question, where, candidates)
+            keyword_leg = pool.submit(self._keyword_search, question, where, max(candidates, KEYWORD_CANDIDATES))
             vector_leg = pool.submit(vector_query.to_list)
             keyword_rows, vector_rows = keyword_leg.result(), vector_leg.result()
         best_score = max((float(row.get("_score") or 0.0) for row in keyword_rows), default=0.0)
@@ -311,6 +321,10 @@ class DatasetIndex:
         for row in keyword_rows:
             rows.setdefault(row["chunk_id"], row)
         return [_hit(row, term.get(chunk_id, 0.0), query_vector) for chunk_id, row in rows.items()]
+
+    def _returned(self) -> list[str]:
+        names = set(self._table.schema.names) if self._table is not None else set()
+        return [name for name in _RETURNED if name in names]  # an older table may lack chunk_key
 
     def _keyword_search(self, question: str, where: str, candidates: int) -> list[dict[str, Any]]:
         from lancedb.query import MatchQuery
@@ -324,7 +338,7 @@ class DatasetIndex:
             return list(
                 table.search(query, query_type="fts")
                 .where(where, prefilter=True)
-                .select([*_RETURNED, "_score"])
+                .select([*self._returned(), "_score"])
                 .limit(candidates)
                 .to_list()
             )
@@ -399,6 +413,7 @@ def _hit(row: dict[str, Any], term_similarity: float, query_vector: np.ndarray) 
         positions=json.loads(positions) if positions else None,
         generation=row.get("generation") or "",
         image_id=row.get("image_id") or "",
+        chunk_key=row.get("chunk_key") or "",
         term_similarity=min(1.0, max(0.0, term_similarity)),
         vector_similarity=min(1.0, max(0.0, cosine)),
     )

@@ -15,7 +15,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from kb_ingest.domain.errors import ArgumentError, AuthenticationError, DataError, DomainError, ErrorKind
+from kb_ingest.domain.errors import (
+    ArgumentError,
+    AuthenticationError,
+    CrashLikeError,
+    DataError,
+    DomainError,
+    ErrorKind,
+)
 from kb_ingest.domain.listing import MetadataCondition
 from kb_ingest.domain.retrieval import (
     DEFAULT_PAGE_SIZE,
@@ -31,7 +38,7 @@ from kb_ingest.http.app import Generation
 from kb_ingest.http.auth import current_tenant
 from kb_ingest.http.current.chunk_edits import chunk_body
 from kb_ingest.http.current.envelope import ok
-from kb_ingest.http.deps import Datasets, Documents, TenantId
+from kb_ingest.http.deps import Chunks, Datasets, Documents, TenantId
 
 MAX_PAGE_SIZE = 100  # RAGFlow's REST_API_MAX_PAGE_SIZE
 MAX_IDS = 100
@@ -62,8 +69,8 @@ def _number(body: Mapping[str, Any], name: str, default: float) -> float:
         raise ArgumentError(f"`{name}` must be a number, not {value!r}.")
     try:
         number = float(value)
-    except ValueError:
-        raise ArgumentError(f"`{name}` must be a number, not {value!r}.") from None
+    except ValueError as error:  # RAGFlow's float() raises, and it answers the repr with code 100
+        raise CrashLikeError(repr(error)) from None
     if not math.isfinite(number):
         raise ArgumentError(f"`{name}` must be a finite number, not {value!r}.")
     return number
@@ -73,6 +80,11 @@ def _whole(body: Mapping[str, Any], name: str, default: int) -> int:
     value = body.get(name)
     if value is None:
         return default
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError as error:  # RAGFlow's int() raises, and it answers the repr with code 100
+            raise CrashLikeError(repr(error)) from None
     try:
         return int(value) if not isinstance(value, bool | list | dict) else int("x")
     except (TypeError, ValueError, OverflowError):
@@ -226,10 +238,10 @@ current_router = APIRouter()
 
 @current_router.post("/api/v1/retrieval")
 async def retrieval(
-    request: Request, tenant_id: TenantId, datasets: Datasets, documents: Documents, indexes: Indexes
+    request: Request, tenant_id: TenantId, datasets: Datasets, documents: Documents, indexes: Indexes, chunks: Chunks
 ):  # fmt: skip
     query = retrieval_query(await chunk_body(request))
-    retrieved = retrieve(query, tenant_id, datasets, documents, indexes)
+    retrieved = retrieve(query, tenant_id, datasets, documents, indexes, chunks)
     return ok(retrieval_answer(query, retrieved))
 
 
@@ -332,7 +344,9 @@ dify_router = APIRouter()
 
 
 @dify_router.post("/api/v1/dify/retrieval")
-async def dify_retrieval(request: Request, datasets: Datasets, documents: Documents, indexes: Indexes):
+async def dify_retrieval(
+    request: Request, datasets: Datasets, documents: Documents, indexes: Indexes, chunks: Chunks
+):  # fmt: skip
     try:
         tenant_id = dify_tenant(request)
     except _DifyAuthFormat:
@@ -344,5 +358,5 @@ async def dify_retrieval(request: Request, datasets: Datasets, documents: Docume
         owned_datasets(datasets, tenant_id, query.dataset_ids)  # another tenant's answers as missing
     except DataError:
         return dify_failure(KNOWLEDGE_MISSING, "The knowledge does not exist")
-    retrieved = retrieve(query, tenant_id, datasets, documents, indexes)
+    retrieved = retrieve(query, tenant_id, datasets, documents, indexes, chunks)
     return JSONResponse({"records": dify_records(retrieved)})
