@@ -90,6 +90,16 @@ def test_no_delimiters_at_all_cuts_by_tokens_only():
     assert texts(chunks_of("a b c d e f g h i j", 5, delimiters="")) == ["a b c d e", "f g h i j"]
 
 
+def test_long_stretches_without_a_delimiter_are_cut_by_tokens_in_one_pass():
+    # 120,000 characters with no delimiter, then more after a lone one: the piece search used to
+    # retry at every position of such a stretch (quadratic; a parse of it never ended).
+    text = "half. " * 20_000 + "\n" + "tail words " * 10_000
+    chunks = chunks_of(text, 128)
+    assert "".join(c.text for c in chunks).replace(" ", "") == text.replace(" ", "").replace("\n", "")
+    assert all(c.token_count == count_tokens(c.text) <= 128 for c in chunks)
+    assert chunks[-1].text.endswith("tail words")
+
+
 def test_offsets_and_pages_across_blocks():
     blocks = [TextBlock("Hello world.\n", 1), TextBlock("Second page here.\n", 2)]
     assert chunks_of(blocks, 4) == [Chunk("Hello world.", 3, 1, 0), Chunk("Second page here.", 4, 2, 13)]

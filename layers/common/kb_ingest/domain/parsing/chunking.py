@@ -15,7 +15,7 @@ from __future__ import annotations
 import operator
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, islice
 from operator import not_
@@ -138,12 +138,29 @@ def piece_pattern(delimiters: Iterable[str]) -> re.Pattern[str] | None:
 _WINDOW = 1 << 16
 
 
-def _pieces_in_windows(pattern: re.Pattern[str], text: str) -> Iterator[tuple[list[str], int]]:
-    """The complete pieces of ``text`` a window at a time, each list with where it starts."""
+def _after_last_delimiter(text: str, start: int, end: int, delimiters: Sequence[str]) -> int:
+    """Where the last delimiter of ``text[start:end]`` ends (``start`` when there is none)."""
+    last = start
+    for delimiter in delimiters:
+        found = text.rfind(delimiter, start, end)
+        if found >= 0:
+            last = max(last, found + len(delimiter))
+    return last
+
+
+def _pieces_in_windows(
+    pattern: re.Pattern[str], text: str, delimiters: Sequence[str]
+) -> Iterator[tuple[list[str], int]]:
+    """The complete pieces of ``text`` a window at a time, each list with where it starts.
+
+    ``findall`` reads only up to the window's last delimiter: past it, the pattern would be tried
+    from every position of a stretch that holds no delimiter, each try reading to the stretch's
+    end, which is quadratic (120,000 characters of ``"half. "`` took minutes)."""
     position, n, size = 0, len(text), _WINDOW
     while position < n:
         end = min(n, position + size)
-        pieces = pattern.findall(text, position, end)
+        stop = _after_last_delimiter(text, position, end, delimiters)
+        pieces = pattern.findall(text, position, stop) if stop > position else []
         if end < n:
             if len(pieces) < 2:  # the one piece may go on past the window: look further
                 size *= 2
@@ -696,7 +713,8 @@ def naive_chunks(
         yield from segment_chunks(blocks, delimiters, start_offset)
         return
     limit = max(1, int(chunk_token_num))
-    pieces_re = piece_pattern(parse_delimiters(delimiters))
+    piece_delimiters = parse_delimiters(delimiters)
+    pieces_re = piece_pattern(piece_delimiters)
     merger = _Merger(limit, _overlap_percent(overlapped_percent))
     offset = start_offset  # where the current block starts in the extracted text
     rest, rest_start, rest_page = "", 0, None
@@ -727,7 +745,7 @@ def naive_chunks(
         if pieces_re is not None:
             # Pieces go to the merger a window of text at a time, so memory stays that of a window.
             page = block.page
-            for pieces, start in _pieces_in_windows(pieces_re, combined):
+            for pieces, start in _pieces_in_windows(pieces_re, combined, piece_delimiters):
                 offsets = list(accumulate(map(len, pieces), initial=base + start))
                 position = offsets.pop() - base
                 pages = [page] * len(pieces)
