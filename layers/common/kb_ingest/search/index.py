@@ -16,7 +16,9 @@ idempotent: upserts merge on chunk_id, deletes and updates name what they change
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -224,7 +226,7 @@ class DatasetIndex:
         if table is None or self._has_text_index:
             return
         if not any(index.columns == ["text"] for index in table.list_indices()):
-            _build_text_index(table)
+            _committed(lambda: _build_text_index(table))
         self._has_text_index = True
 
     def upsert(self, chunks: Sequence[IndexedChunk]) -> int:
@@ -234,7 +236,9 @@ class DatasetIndex:
             return 0
         rows = self._rows(chunks)
         table = self._ensure_table()
-        table.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(rows)
+        _committed(
+            lambda: table.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(rows)
+        )
         self._ensure_text_index()
         return len(chunks)
 
@@ -249,24 +253,27 @@ class DatasetIndex:
         rows = self._rows(chunks)
         table = self._ensure_table()
         # One commit: rows of the document that are not in the new set go, the rest are upserted.
-        (
-            table.merge_insert("chunk_id")
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(f"document_id = {_quote(document_id)}")
-            .execute(rows)
+        _committed(
+            lambda: (
+                table.merge_insert("chunk_id")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .when_not_matched_by_source_delete(f"document_id = {_quote(document_id)}")
+                .execute(rows)
+            )
         )
         self._ensure_text_index()
         return len(chunks)
 
     def _delete_where(self, clauses: Iterable[str]) -> int:
-        if self._table is None:
+        table = self._table
+        if table is None:
             return 0
         deleted = 0
         for clause in clauses:
-            before = self._table.count_rows(clause)
+            before = table.count_rows(clause)
             if before:
-                self._table.delete(clause)
+                _committed(lambda: table.delete(clause))  # noqa: B023 (called at once)
                 deleted += before
         return deleted
 
@@ -277,11 +284,12 @@ class DatasetIndex:
         return self._delete_where(_in("document_id", sorted(set(document_ids))))
 
     def set_available(self, chunk_ids: Sequence[str], available: bool) -> int:
-        if self._table is None:
+        table = self._table
+        if table is None:
             return 0
         changed = 0
         for clause in _in("chunk_id", sorted(set(chunk_ids))):
-            result = self._table.update(where=clause, values={"available": bool(available)})
+            result = _committed(lambda: table.update(where=clause, values={"available": bool(available)}))  # noqa: B023
             changed += int(getattr(result, "rows_updated", 0) or 0)
         return changed
 
@@ -380,6 +388,26 @@ def _open_table(tenant_id: str, dataset_id: str) -> Any | None:
         return db.open_table(TABLE)
     except (FileNotFoundError, ValueError):  # no chunk was ever written (LanceDB: "was not found")
         return None
+
+
+_COMMIT_ATTEMPTS = 6
+
+
+def _committed(operation: Callable[[], Any]) -> Any:
+    """Run a write, again on LanceDB's "retryable commit conflict".
+
+    LanceDB commits optimistically: a write that loses the race to another commit on the same
+    table (building the keyword index while another writer builds it, a batch redelivered while
+    its first delivery still runs) is refused and is right to be tried again on the newer
+    version. The FIFO group per dataset makes this rare, not impossible."""
+    for attempt in range(_COMMIT_ATTEMPTS):
+        try:
+            return operation()
+        except (RuntimeError, OSError) as error:
+            if "conflict" not in str(error).lower() or attempt == _COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))
+    raise AssertionError("unreachable")
 
 
 def _build_text_index(table: Any) -> None:
