@@ -8,6 +8,7 @@ SQS redelivers in order, and after maxReceiveCount moves to the dead-letter queu
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from kb_ingest.dal.search_feed import apply_work, publish_indexed
 from kb_ingest.domain.search_feed import Change, plan
@@ -43,10 +44,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                    "documents": len(outcome.documents_indexed), "removed": outcome.documents_removed,
                    "upserted": outcome.chunks_upserted, "deleted": outcome.chunks_removed, "lag": outcome.lag_left},
         )  # fmt: skip
-        with single_metric(name="SearchLag", unit=MetricUnit.Count, value=outcome.lag_left,
-                           namespace=METRICS_NAMESPACE) as metric:  # fmt: skip
-            metric.add_dimension(name="dataset_id", value=dataset_id)
+        _publish_lag(dataset_id, outcome.lag_left)
     metrics.add_metric(name="ChangesIndexed", unit=MetricUnit.Count, value=len(changes))
     if failed and len(failed) == len(records):
         raise RuntimeError(f"all {len(records)} index messages failed")
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+def _publish_lag(dataset_id: str, lag: int) -> None:
+    """SearchLag per dataset: a metric of its own for its dimension. Powertools' single_metric
+    prints even when metrics are disabled (POWERTOOLS_METRICS_DISABLED), so it is asked first."""
+    if is_metrics_disabled():
+        return
+    with single_metric(name="SearchLag", unit=MetricUnit.Count, value=lag, namespace=METRICS_NAMESPACE) as metric:
+        metric.add_dimension(name="dataset_id", value=dataset_id)
