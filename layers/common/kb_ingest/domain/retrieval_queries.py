@@ -24,7 +24,16 @@ from kb_ingest.domain.datasets import Dataset, DatasetStore
 from kb_ingest.domain.documents import Document
 from kb_ingest.domain.errors import DataError
 from kb_ingest.domain.listing import DocumentFilter, MetadataCondition, matches
-from kb_ingest.domain.retrieval import MAX_TOP_K, Ranked, Ranking, RetrievalOptions, doc_aggs, highlight, rank
+from kb_ingest.domain.retrieval import (
+    MAX_TOP_K,
+    Candidate,
+    Ranked,
+    Ranking,
+    RetrievalOptions,
+    doc_aggs,
+    highlight,
+    rank,
+)
 
 ENABLED = "1"
 _BATCH_GET_KEYS = 100
@@ -33,25 +42,12 @@ INDEX_WAIT_SECONDS = 5.0  # the longest a query waits for a lagging index before
 _INDEX_POLL_SECONDS = 0.25
 
 
-class IndexedHit(Protocol):
-    """What retrieval reads of an index hit (kb_ingest.search.index.Hit)."""
+class IndexedHit(Candidate, Protocol):
+    """What retrieval reads of an index hit (kb_ingest.search.index.Hit): what ranking reads,
+    and where the chunk lives and whether it may be answered."""
 
     @property
-    def chunk_id(self) -> str: ...
-    @property
-    def document_id(self) -> str: ...
-    @property
     def dataset_id(self) -> str: ...
-    @property
-    def document_name(self) -> str: ...
-    @property
-    def content(self) -> str: ...
-    @property
-    def important_keywords(self) -> tuple[str, ...]: ...
-    @property
-    def questions(self) -> tuple[str, ...]: ...
-    @property
-    def vector_similarity(self) -> float: ...
     @property
     def generation(self) -> str: ...
     @property
