@@ -22,7 +22,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,23 @@ _AWS_ENV_TO_CLEAR = (
 
 
 _ENV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_aws_profile() -> Iterator[None]:
+    """The process's environment without the caller's AWS profile and config files, for boto3
+    sessions made while it is in force: botocore fails on a profile it cannot find, and a config
+    file could point elsewhere than moto."""
+    with _ENV_LOCK:
+        names = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+        saved = {k: os.environ.pop(k) for k in names if k in os.environ}
+        os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+        try:
+            yield
+        finally:
+            for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+                os.environ.pop(key, None)
+            os.environ.update(saved)
 
 
 def reset_sdk_caches() -> None:
@@ -254,6 +271,10 @@ class LocalStack:
             from moto.server import ThreadedMotoServer
 
             moto_adapters.install()
+            from moto.core.base_backend import AccountSpecificBackend
+
+            with _without_aws_profile():  # moto makes (and keeps) one boto3 session for its region lists
+                AccountSpecificBackend.get_session()
             serialize_moto_dynamodb()
 
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request otherwise
@@ -319,25 +340,15 @@ class LocalStack:
         import boto3
         from botocore.config import Config
 
-        # A profile or config file named in the environment must not leak in (botocore fails on
-        # unknown profiles); the rest is explicit.
-        with _ENV_LOCK:
-            names = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
-            saved = {k: os.environ.pop(k) for k in names if k in os.environ}
-            os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-            try:
-                return boto3.session.Session().client(
-                    service,  # type: ignore[call-overload]
-                    endpoint_url=self.endpoint_url,
-                    region_name=self.region,
-                    aws_access_key_id="testing",
-                    aws_secret_access_key="testing",
-                    config=Config(retries={"mode": "standard", "max_attempts": 3}, s3={"addressing_style": "path"}),
-                )
-            finally:
-                for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-                    os.environ.pop(key, None)
-                os.environ.update(saved)
+        with _without_aws_profile():
+            return boto3.session.Session().client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(retries={"mode": "standard", "max_attempts": 3}, s3={"addressing_style": "path"}),
+            )
 
     @property
     def resolver(self) -> Resolver:

@@ -369,3 +369,111 @@ def test_a_chunk_deleted_disabled_or_edited_in_the_store_answers_so_before_the_i
     after = retrieve(client, **question)["data"]
     assert [(c["id"], c["content"]) for c in after["chunks"]] == [(edited.id, "Lambda notes, edited.")]
     assert after["total"] == 1 and [agg["doc_id"] for agg in after["doc_aggs"]] == [ids[2]]
+
+
+# ---------------------------------------------------------------- RAGFlow's dataset search (retrieval test)
+@pytest.fixture
+def searcher(client):
+    from functions.search_dataset.app import app as one_app
+    from functions.search_datasets.app import app as many_app
+
+    one, many = TestClient(one_app), TestClient(many_app)
+    for http in (one, many):
+        http.headers["Authorization"] = f"Bearer {client.key}"
+
+    def search(body, dataset_id=None):
+        if dataset_id is None:
+            answer = many.post("/api/v1/datasets/search", json=body)
+        else:
+            answer = one.post(f"/api/v1/datasets/{dataset_id}/search", json=body)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    return search
+
+
+def test_dataset_search_answers_the_retrievers_field_names_with_the_answering_chunk_first(searcher, kb):
+    guide = kb.add_parsed("guide.md", GUIDE)
+    kb.add_parsed("pets.txt", PETS)
+    for answer in (
+        searcher({"question": "How does Lambda bill invocations?", "dataset_ids": [kb.id]}),
+        searcher({"question": "How does Lambda bill invocations?"}, dataset_id=kb.id),
+    ):
+        assert answer["code"] == 0, answer
+        data = answer["data"]
+        top = data["chunks"][0]
+        assert "millisecond" in top["content_with_weight"]
+        assert (top["doc_id"], top["docnm_kwd"], top["kb_id"]) == (guide, "guide.md", kb.id)
+        assert {"chunk_id", "content_ltks", "important_kwd", "similarity", "vector_similarity"} <= set(top)
+        assert "id" not in top and "vector" not in top
+        assert top["similarity"] == pytest.approx(0.3 * top["vector_similarity"] + 0.7 * top["term_similarity"])
+        assert data["total"] == len(data["chunks"]) and data["labels"] is None
+    # RAGFlow's defaults here: threshold 0 (every candidate with a score), 30 a page, `size` pages
+    everything = searcher({"question": "Lambda cats", "dataset_ids": [kb.id]})["data"]
+    assert everything["total"] >= 2
+    page = searcher({"question": "Lambda cats", "dataset_ids": [kb.id], "size": 1, "page": 2})["data"]
+    assert page["total"] == 1 and page["chunks"][0]["chunk_id"] == everything["chunks"][1]["chunk_id"]
+
+
+def test_dataset_search_filters_by_doc_ids_and_manual_metadata_without_refusing_unknown_ids(searcher, kb):
+    guide = kb.add_parsed("guide.md", GUIDE)
+    pets = kb.add_parsed("pets.txt", PETS)
+    kb.store.update(kb.doc(guide), {"meta_fields": {"author": "qa"}}, None)
+    base = {"question": "Lambda cats", "dataset_ids": [kb.id]}
+
+    def documents(**extra):
+        answer = searcher({**base, **extra})
+        assert answer["code"] == 0, answer
+        return {chunk["doc_id"] for chunk in answer["data"]["chunks"]}
+
+    assert documents(doc_ids=[pets]) == {pets}
+    assert documents(doc_ids=["not-a-document"]) == set()  # a filter, not a refusal, as RAGFlow's
+    by_author = {"method": "manual", "logic": "and", "manual": [{"key": "author", "op": "=", "value": "qa"}]}
+    assert documents(meta_data_filter=by_author) == {guide}
+    assert documents(meta_data_filter=by_author, doc_ids=[pets]) == {guide, pets}  # RAGFlow joins the two
+    nobody = {"method": "manual", "manual": [{"key": "author", "op": "=", "value": "nobody"}]}
+    assert documents(meta_data_filter=nobody) == set()
+    automatic = searcher({**base, "meta_data_filter": {"method": "auto"}})
+    assert automatic["code"] == 102 and "chat model" in automatic["message"]
+
+
+def test_dataset_search_refuses_another_tenants_dataset_in_ragflows_words(searcher, kb, local_stack):
+    from kb_ingest.clock import new_id
+
+    theirs = Kb(new_id(), "theirs")
+    theirs.add_parsed("guide.md", GUIDE)
+    expected = {"code": 102, "message": f"Only owner of dataset {theirs.id} authorized for this operation."}
+    assert searcher({"question": "Lambda", "dataset_ids": [kb.id, theirs.id]}) == expected
+    assert searcher({"question": "Lambda"}, dataset_id=theirs.id) == expected
+    missing = searcher({"question": "Lambda"}, dataset_id="0" * 32)
+    assert missing["message"] == f"Only owner of dataset {'0' * 32} authorized for this operation."
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"dataset_ids": ["KB"]}, "question"),
+        ({"dataset_ids": ["KB"], "question": "   "}, "question"),
+        ({"dataset_ids": [], "question": "x"}, "dataset_ids"),
+        ({"question": "x"}, "dataset_ids"),
+        ({"dataset_ids": ["KB"], "question": "x", "similarity_threshold": 1.5}, "similarity_threshold"),
+        ({"dataset_ids": ["KB"], "question": "x", "top_k": 0}, "top_k"),
+        ({"dataset_ids": ["KB"], "question": "x", "size": "many"}, "size"),
+        ({"dataset_ids": [7], "question": "x"}, "dataset_ids.0"),
+    ],
+)
+def test_dataset_search_checks_the_body_with_ragflows_messages(searcher, kb, body, field):
+    body = {key: ([kb.id] if value == ["KB"] else value) for key, value in body.items()}
+    answer = searcher(body)
+    assert answer["code"] == 101 and answer["message"].startswith(f"Field: <{field}> - Message: <"), answer
+
+
+def test_dataset_search_answers_what_needs_a_model_clearly(searcher, kb):
+    kb.add_parsed("guide.md", GUIDE)
+    base = {"question": "Lambda pricing", "dataset_ids": [kb.id]}
+    for extra, word in [({"rerank_id": "bge"}, "rerank"), ({"cross_languages": ["de"]}, "cross_languages"),
+                        ({"search_id": "s1"}, "search_id")]:  # fmt: skip
+        answer = searcher({**base, **extra})
+        assert answer["code"] == 102 and word in answer["message"], answer
+    plain = searcher(base)["data"]
+    assert searcher({**base, "keyword": True, "use_kg": True})["data"] == plain

@@ -96,6 +96,10 @@ class RetrievalQuery:
     options: RetrievalOptions = field(default_factory=RetrievalOptions)
     metadata_conditions: tuple[MetadataCondition, ...] = ()
     metadata_logic: str = "and"
+    # today's /retrieval refuses a document id outside the datasets; the dataset search routes
+    # (RAGFlow's retrieval test) only filter by it, so an unknown id matches nothing
+    refuse_unknown_documents: bool = True
+    foreign_dataset_message: str = "You don't own the dataset {dataset_id}."
 
 
 @dataclass(frozen=True)
@@ -110,14 +114,19 @@ def _could_be_an_id(value: str) -> bool:
     return 0 < len(value) <= _MAX_ID_LENGTH
 
 
-def owned_datasets(store: DatasetStore, tenant_id: str, dataset_ids: Sequence[str]) -> list[Dataset]:
+def owned_datasets(
+    store: DatasetStore,
+    tenant_id: str,
+    dataset_ids: Sequence[str],
+    refusal: str = "You don't own the dataset {dataset_id}.",
+) -> list[Dataset]:
     """The caller's datasets, in the order named (one BatchGet); another tenant's dataset
-    answers as a missing one."""
+    answers as a missing one (`refusal`, formatted with the first such id)."""
     wanted = list(dict.fromkeys(dataset_ids))
     found = store.get_many(tenant_id, [dataset_id for dataset_id in wanted if _could_be_an_id(dataset_id)])
     for dataset_id in wanted:
         if dataset_id not in found:
-            raise DataError(f"You don't own the dataset {dataset_id}.")
+            raise DataError(refusal.format(dataset_id=dataset_id))
     return [found[dataset_id] for dataset_id in wanted]
 
 
@@ -250,20 +259,22 @@ def retrieve(
     chunks: CurrentChunks | None = None,
     wait_seconds: float = INDEX_WAIT_SECONDS,
 ) -> Retrieved:
-    datasets = owned_datasets(dataset_store, tenant_id, query.dataset_ids)
+    datasets = owned_datasets(dataset_store, tenant_id, query.dataset_ids, query.foreign_dataset_message)
     same_embedding_model(datasets)
     dataset_ids = [dataset.id for dataset in datasets]
     document_ids: list[str] | None = None
     if query.document_ids:
-        named = _documents_of(document_store, dataset_ids, query.document_ids)
-        for document_id in query.document_ids:
-            if document_id not in named:
-                raise DataError(f"The datasets don't own the document {document_id}")
+        if query.refuse_unknown_documents:
+            named = _documents_of(document_store, dataset_ids, query.document_ids)
+            for document_id in query.document_ids:
+                if document_id not in named:
+                    raise DataError(f"The datasets don't own the document {document_id}")
         document_ids = list(dict.fromkeys(query.document_ids))
-    elif query.metadata_conditions:
-        document_ids = _documents_matching_metadata(
+    if query.metadata_conditions:  # with document ids too (only the dataset search sends both): their union
+        matched = _documents_matching_metadata(
             document_store, datasets, query.metadata_conditions, query.metadata_logic
         )
+        document_ids = list(dict.fromkeys([*(document_ids or []), *matched]))
         if not document_ids:
             return Retrieved(Ranking([], 0, []), {})
     if not query.question.strip():

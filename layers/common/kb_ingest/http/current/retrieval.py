@@ -197,18 +197,19 @@ def retrieval_query(body: Mapping[str, Any]) -> RetrievalQuery:
 
 
 # ---------------------------------------------------------------- today's view
-def chunk_view(ranked: Ranked[Any], retrieved: Retrieved, highlight: bool) -> dict[str, Any]:
-    """A chunk as RAGFlow's retrieval names its fields (after its key mapping)."""
+def ranked_chunk(ranked: Ranked[Any], retrieved: Retrieved, highlight: bool) -> dict[str, Any]:
+    """A hit under the field names of RAGFlow's retriever (`chunk_id`, `content_with_weight`,
+    `doc_id`, `docnm_kwd`, `kb_id`, ...), as its dataset search routes answer it."""
     hit = ranked.hit
     document = retrieved.documents.get(hit.document_id)
     view: dict[str, Any] = {
-        "id": hit.chunk_id,
-        "content": hit.content,
+        "chunk_id": hit.chunk_id,
         "content_ltks": " ".join(tokens(hit.content)),
-        "document_id": hit.document_id,
-        "document_keyword": document.name if document else hit.document_name,
-        "dataset_id": hit.dataset_id,
-        "important_keywords": list(hit.important_keywords),
+        "content_with_weight": hit.content,
+        "doc_id": hit.document_id,
+        "docnm_kwd": document.name if document else hit.document_name,
+        "kb_id": hit.dataset_id,
+        "important_kwd": list(hit.important_keywords),
         "tag_kwd": [],
         "image_id": hit.image_id,
         "similarity": ranked.similarity,
@@ -216,10 +217,28 @@ def chunk_view(ranked: Ranked[Any], retrieved: Retrieved, highlight: bool) -> di
         "term_similarity": ranked.term_similarity,
         "positions": hit.positions if hit.positions is not None else [],
         "doc_type_kwd": "image" if hit.image_id else "",
+        "mom_id": "",
     }
     if highlight:
         view["highlight"] = ranked.highlight if ranked.highlight is not None else hit.content
     return view
+
+
+# RAGFlow's /retrieval renames the retriever's fields to the SDK's (chunk_api.py retrieval_test)
+_SDK_NAMES = {
+    "chunk_id": "id",
+    "content_with_weight": "content",
+    "doc_id": "document_id",
+    "important_kwd": "important_keywords",
+    "question_kwd": "questions",
+    "docnm_kwd": "document_keyword",
+    "kb_id": "dataset_id",
+}
+
+
+def chunk_view(ranked: Ranked[Any], retrieved: Retrieved, highlight: bool) -> dict[str, Any]:
+    """A chunk as today's /retrieval answers it: the retriever's fields under the SDK's names."""
+    return {_SDK_NAMES.get(key, key): value for key, value in ranked_chunk(ranked, retrieved, highlight).items()}
 
 
 def retrieval_answer(query: RetrievalQuery, retrieved: Retrieved) -> dict[str, Any]:
