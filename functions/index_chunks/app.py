@@ -42,7 +42,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "index changes applied",
             extra={"dataset_id": dataset_id, "changes": len(work.event_ids), "skipped": outcome.skipped,
                    "documents": len(outcome.documents_indexed), "removed": outcome.documents_removed,
-                   "upserted": outcome.chunks_upserted, "deleted": outcome.chunks_removed, "lag": outcome.lag_left},
+                   "upserted": outcome.chunks_upserted, "deleted": outcome.chunks_removed, "lag": outcome.lag_left,
+                   "compacted": outcome.compacted},
         )  # fmt: skip
         _publish_lag(dataset_id, outcome.lag_left)
     metrics.add_metric(name="ChangesIndexed", unit=MetricUnit.Count, value=len(changes))

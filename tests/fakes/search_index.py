@@ -119,6 +119,9 @@ class FakeDatasetIndex:
     def count(self) -> int:
         return len(rows(self.tenant_id, self.dataset_id))
 
+    def needs_compaction(self) -> bool:
+        return False  # one object per dataset: nothing to merge
+
     def compact(self) -> None:
         pass
 

@@ -79,6 +79,22 @@ def test_chunks_written_after_the_keyword_index_was_built_are_searchable_at_once
     assert best(index, "serengeti zebras") == "late" and index.count() == 6
 
 
+def test_many_small_writes_ask_for_a_compaction_that_merges_them_and_keeps_every_answer(index):
+    from kb_ingest.search.index import COMPACT_AT_SMALL_FRAGMENTS
+
+    index.upsert(facts(index))
+    assert not index.needs_compaction()
+    for n in range(COMPACT_AT_SMALL_FRAGMENTS):  # one chunk added or edited at a time, as users do
+        index.upsert([chunk(index, f"note-{n}", "doc-notes", f"Note {n}: the zebra count on day {n}.")])
+    assert index.needs_compaction()
+    before = index._table.stats()["fragment_stats"]["num_fragments"]
+    index.compact()
+    assert index._table.stats()["fragment_stats"]["num_fragments"] < before
+    assert not index.needs_compaction()
+    assert index.count() == 5 + COMPACT_AT_SMALL_FRAGMENTS
+    assert best(index, "zebra count on day 7") == "note-7" and best(index, "How is Lambda compute billed?") == "lambda"
+
+
 def test_an_edited_chunk_is_found_by_its_new_words_only(index):
     index.upsert(facts(index))
     index.upsert([chunk(index, "cats", "doc-aws", "Penguins waddle across Antarctic ice.")])

@@ -198,6 +198,7 @@ class IndexOutcome:
         self.chunks_removed = 0
         self.lag_left = 0
         self.skipped = False  # the dataset is gone
+        self.compacted = False
 
 
 def apply_work(work: DatasetWork) -> IndexOutcome:
@@ -257,7 +258,24 @@ def apply_work(work: DatasetWork) -> IndexOutcome:
     outcome.documents_removed = len(gone)
     outcome.chunks_upserted, outcome.chunks_removed = len(upserts), len(deletes)
     outcome.lag_left = _settle_pending(work.tenant_id, work.dataset_id, work.event_ids)
+    outcome.compacted = _compact_if_due(index, work.dataset_id)
     return outcome
+
+
+def _compact_if_due(index: Any, dataset_id: str) -> bool:
+    """Compaction runs here, after the batch's writes are committed and settled, because this
+    function is the only writer of the dataset's table (its FIFO group): it never races a write.
+    A failed compaction loses nothing (the next batch tries again), so it does not fail the batch."""
+    try:
+        if not index.needs_compaction():
+            return False
+        index.compact()
+    except Exception:
+        logger.warning(
+            "index compaction failed; the next batch retries it", extra={"dataset_id": dataset_id}, exc_info=True
+        )
+        return False
+    return True
 
 
 def publish_indexed(outcome: IndexOutcome) -> None:

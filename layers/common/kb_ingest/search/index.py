@@ -35,6 +35,9 @@ TABLE = "chunks"
 INDEX_PREFIX = "index"
 # A vector index pays off only when the table outgrows a brute-force scan of its vectors.
 VECTOR_INDEX_MIN_ROWS = 50_000
+# Every write adds at least one small file (and a deletion file per delete): past this many small
+# files a query's reads grow noticeably, so the index function compacts after its batch.
+COMPACT_AT_SMALL_FRAGMENTS = 16
 # Old table versions are kept this long after a compaction (a reader may still be on one).
 KEEP_VERSIONS = timedelta(minutes=10)
 _FILTER_CHUNK = 500  # ids per `IN (...)` clause
@@ -356,6 +359,22 @@ class DatasetIndex:
             raise
 
     # ------------------------------------------------------------------ upkeep
+    def needs_compaction(self) -> bool:
+        """Whether writes have left enough small files that queries pay for them, or the table
+        has outgrown a brute-force vector scan without a vector index (both read from the
+        manifest already loaded: no extra request)."""
+        table = self._table
+        if table is None:
+            return False
+        stats = table.stats()  # a dict in lancedb 0.40, whatever its annotation says
+        if stats["fragment_stats"]["num_small_fragments"] >= COMPACT_AT_SMALL_FRAGMENTS:
+            return True
+        return stats["num_rows"] >= VECTOR_INDEX_MIN_ROWS and not self._has_vector_index()
+
+    def _has_vector_index(self) -> bool:
+        table = self._table
+        return table is not None and any(index.columns == ["vector"] for index in table.list_indices())
+
     def compact(self) -> None:
         """Fold new rows into the indexes, merge small files, drop versions no reader needs;
         past VECTOR_INDEX_MIN_ROWS, (re)build an IVF-PQ vector index."""
@@ -364,8 +383,7 @@ class DatasetIndex:
             return
         self._ensure_text_index()
         rows = table.count_rows()
-        has_vector_index = any(index.columns == ["vector"] for index in table.list_indices())
-        if rows >= VECTOR_INDEX_MIN_ROWS and not has_vector_index:
+        if rows >= VECTOR_INDEX_MIN_ROWS and not self._has_vector_index():
             from lancedb.index import IvfPq
 
             partitions = max(1, int(math.sqrt(rows)))
