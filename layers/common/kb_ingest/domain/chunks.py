@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kb_ingest.clock import new_id, now_ms
 from kb_ingest.domain.documents import Document
 from kb_ingest.domain.errors import ArgumentError, DataError, RangeError
+from kb_ingest.domain.pagination import page_number, page_size
 
 if TYPE_CHECKING:
     from kb_ingest.domain.datasets import DatasetStore
@@ -30,7 +31,6 @@ RUNNING = "1"
 ADDED_POSITION_BASE = 10**15
 # Keywords, questions and tags are stored inline with the chunk; DynamoDB's item limit is 400 KB.
 MAX_LIST_FIELDS_BYTES = 64 * 1024
-MAX_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -149,20 +149,7 @@ def owned_document(
 
 
 def page_and_size(query: Mapping[str, Any]) -> tuple[int, int]:
-    """RAGFlow's rules: a page or size that is not a positive number falls back to 1 and 30;
-    a size over 100 is refused."""
-
-    def positive(name: str, default: int) -> int:
-        try:
-            value = int(str(query.get(name)))
-        except (TypeError, ValueError):
-            return default
-        return value if value >= 1 else default
-
-    page, size = positive("page", 1), positive("page_size", 30)
-    if size > MAX_PAGE_SIZE:
-        raise ArgumentError(f"page_size must be less than or equal to {MAX_PAGE_SIZE}")
-    return page, size
+    return page_number(query.get("page")), page_size(query.get("page_size"))
 
 
 def list_chunks(store: ChunkStore, document: Document, query: Mapping[str, Any]) -> ChunkPage:

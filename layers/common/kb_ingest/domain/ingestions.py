@@ -18,10 +18,8 @@ from kb_ingest.clock import rfc1123
 from kb_ingest.domain.datasets import Dataset
 from kb_ingest.domain.documents import RUN_STATUS_NAMES, extension_of
 from kb_ingest.domain.errors import ArgumentError, DataError
+from kb_ingest.domain.pagination import page_number, page_size
 
-DEFAULT_PAGE = 1
-DEFAULT_PAGE_SIZE = 30
-MAX_PAGE_SIZE = 100
 LOG_TYPES = ("dataset", "file")
 # The document fields a file log is made of (a projection: nothing else is read).
 LOG_FIELDS = (
@@ -121,26 +119,6 @@ def _date(raw: str | None, name: str) -> int | None:
     raise ArgumentError(f"{name} must be a date (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS), not {raw!r}")
 
 
-def _page(raw: str | None) -> int:
-    try:
-        page = int(raw) if raw is not None else DEFAULT_PAGE
-    except ValueError:
-        return DEFAULT_PAGE
-    return page if page >= 1 else DEFAULT_PAGE
-
-
-def _page_size(raw: str | None) -> int:
-    try:
-        size = int(raw) if raw is not None else DEFAULT_PAGE_SIZE
-    except ValueError:
-        return DEFAULT_PAGE_SIZE
-    if size < 1:
-        return DEFAULT_PAGE_SIZE
-    if size > MAX_PAGE_SIZE:
-        raise ArgumentError(f"page_size must be less than or equal to {MAX_PAGE_SIZE}")
-    return size
-
-
 @dataclass(frozen=True)
 class LogQuery:
     page: int
@@ -179,8 +157,8 @@ def parse_log_query(query: QueryArgs) -> LogQuery:
         raise ArgumentError(f"invalid orderby field: {orderby}")
     statuses = frozenset(_OUTCOME_CODES.get(s.upper(), s) for s in query.getlist("operation_status") if s)
     return LogQuery(
-        page=_page(query.get("page")),
-        page_size=_page_size(query.get("page_size")),
+        page=page_number(query.get("page")),
+        page_size=page_size(query.get("page_size")),
         orderby=_ORDERS[orderby],
         desc=(query.get("desc") or "true").lower() != "false",
         statuses=statuses,

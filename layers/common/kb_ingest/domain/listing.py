@@ -12,9 +12,8 @@ from typing import Any, Protocol
 from kb_ingest.domain.datasets import Dataset
 from kb_ingest.domain.documents import RUN_STATUS_NAMES, Document, DocumentOrder, extension_of
 from kb_ingest.domain.errors import ArgumentError, DataError
+from kb_ingest.domain.pagination import page_number, page_size
 
-DEFAULT_PAGE_SIZE = 30
-MAX_PAGE_SIZE = 100
 MAX_IDS = 100
 FILE_TYPES = ("pdf", "doc", "visual", "aural", "virtual", "folder", "other")
 _RUN_CODES = {name: code for code, name in RUN_STATUS_NAMES.items()}
@@ -164,27 +163,6 @@ class DocumentPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _page_number(raw: Any) -> int:
-    """Invalid or non-positive pages fall back to the first, as RAGFlow's do."""
-    try:
-        page = int(raw)
-    except (TypeError, ValueError):
-        return 1
-    return page if page >= 1 else 1
-
-
-def _page_size(raw: Any) -> int:
-    try:
-        size = int(raw)
-    except (TypeError, ValueError):
-        return DEFAULT_PAGE_SIZE
-    if size < 1:
-        return DEFAULT_PAGE_SIZE
-    if size > MAX_PAGE_SIZE:
-        raise ArgumentError(f"page_size must be less than or equal to {MAX_PAGE_SIZE}")
-    return size
-
-
 def _values(query: QueryArgs, *names: str) -> list[str]:
     found: list[str] = []
     for name in names:
@@ -241,8 +219,8 @@ def _metadata_filters(query: QueryArgs) -> dict[str, Any]:
 
 def parse_list_query(query: QueryArgs, dataset_id: str) -> tuple[DocumentOrder, bool, int, int, DocumentFilter]:
     """(order, descending, offset, count, filter) of a list request, or RAGFlow's error."""
-    page = _page_number(query.get("page"))
-    size = _page_size(query.get("page_size"))
+    page = page_number(query.get("page"))
+    size = page_size(query.get("page_size"))
     order = query.get("orderby") or "create_time"
     if order not in _ORDERS:
         raise ArgumentError(f"invalid orderby field: {order}")

@@ -22,10 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from kb_ingest.domain.pagination import DEFAULT_PAGE_SIZE
+
 DEFAULT_SIMILARITY_THRESHOLD = 0.2
 DEFAULT_VECTOR_SIMILARITY_WEIGHT = 0.3
 DEFAULT_TOP_K = 1024
-DEFAULT_PAGE_SIZE = 30
 MAX_TOP_K = 1024  # the most candidates each search leg brings back (RAGFlow's default top_k)
 
 # English function words (RAGFlow's query parser drops its own list of these before weighting).

@@ -21,11 +21,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from kb_ingest.domain.pagination import MAX_PAGE_SIZE
 from kb_ingest.domain.parser_config import parser_config_for
 
 DATASET_NAME_LIMIT = 128
 TEXT_LIMIT = 65535
-MAX_PAGE_SIZE = 100
 MAX_IDS = 100
 CHUNK_METHODS = (
     "naive", "book", "email", "laws", "manual", "one", "paper", "picture", "presentation", "qa", "table", "tag", "resume",

@@ -24,8 +24,8 @@ from kb_ingest.domain.errors import (
     ErrorKind,
 )
 from kb_ingest.domain.listing import MetadataCondition
+from kb_ingest.domain.pagination import page_number, page_size
 from kb_ingest.domain.retrieval import (
-    DEFAULT_PAGE_SIZE,
     DEFAULT_SIMILARITY_THRESHOLD,
     DEFAULT_TOP_K,
     DEFAULT_VECTOR_SIMILARITY_WEIGHT,
@@ -40,7 +40,6 @@ from kb_ingest.http.current.chunk_edits import chunk_body
 from kb_ingest.http.current.envelope import ok
 from kb_ingest.http.deps import Chunks, Datasets, Documents, TenantId
 
-MAX_PAGE_SIZE = 100  # RAGFlow's REST_API_MAX_PAGE_SIZE
 MAX_IDS = 100
 
 
@@ -91,27 +90,6 @@ def _whole(body: Mapping[str, Any], name: str, default: int) -> int:
         raise ArgumentError(f"`{name}` must be an integer, not {value!r}.") from None
 
 
-def _page(value: Any) -> int:
-    """RAGFlow's validate_rest_api_page: anything unreadable or under 1 is the first page."""
-    try:
-        page = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return 1
-    return page if page >= 1 else 1
-
-
-def _page_size(value: Any) -> int:
-    try:
-        size = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return DEFAULT_PAGE_SIZE
-    if size < 1:
-        return DEFAULT_PAGE_SIZE
-    if size > MAX_PAGE_SIZE:
-        raise ArgumentError(f"page_size must be less than or equal to {MAX_PAGE_SIZE}")
-    return size
-
-
 def _highlight(value: Any) -> bool:
     if value is None:
         return False
@@ -155,7 +133,7 @@ def retrieval_query(body: Mapping[str, Any]) -> RetrievalQuery:
     dataset_ids = tuple(str(value) if isinstance(value, str) else repr(value) for value in _ids(body, "dataset_ids"))
     if "question" not in body:
         raise DataError("`question` is required.")
-    page, page_size = _page(body.get("page", 1)), _page_size(body.get("page_size", DEFAULT_PAGE_SIZE))
+    page, size = page_number(body.get("page")), page_size(body.get("page_size"))
     question = body["question"]
     if isinstance(question, str):
         question = question.strip()
@@ -173,7 +151,7 @@ def retrieval_query(body: Mapping[str, Any]) -> RetrievalQuery:
         vector_similarity_weight=_number(body, "vector_similarity_weight", DEFAULT_VECTOR_SIMILARITY_WEIGHT),
         top_k=top_k,
         page=page,
-        page_size=page_size,
+        page_size=size,
         highlight=_highlight(body.get("highlight")),
     )
     if body.get("rerank_id"):
