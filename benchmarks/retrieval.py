@@ -161,47 +161,50 @@ def _scored(
     return table, means
 
 
-def _quality(result: SectionResult, embedder: Any) -> None:
+def _scored_collection(
+    result: SectionResult,
+    embedder: Any,
+    chunks: list[tuple[str, str, str]],
+    labeled: list[tuple[str, dict[str, int]]],
+    title: str,
+    note: str,
+) -> dict[str, tuple[float, float]]:
+    """Index (document, chunk id, text) chunks in a fresh dataset, score every ranking on the
+    labeled questions, add the table, drop the index; the means by ranking."""
     from kb_ingest.clock import new_id
     from kb_ingest.search.index import DatasetIndex, IndexedChunk
 
-    # the public collection: the bar
-    documents, queries = cranfield()
     tenant, dataset = new_id(), new_id()
     index = DatasetIndex.open(tenant, dataset, embedder)
-    rows = [IndexedChunk(did, did, dataset, tenant, f"cran-{did}", text) for did, text in documents]
+    rows = [IndexedChunk(cid, name, dataset, tenant, name, text) for name, cid, text in chunks]
     for start in range(0, len(rows), 1000):
         index.upsert(rows[start : start + 1000])
     index.compact()
-    table, public = _scored(
-        index, queries, f"{TITLE}: quality on Cranfield, {len(queries)} queries over {len(documents)} abstracts"
-    )
-    table.notes.append(
-        "The public collection (benchmarks/data/cranfield/README.md). Same index and candidates (64 from "
-        "each leg) for every row; BM25 = LanceDB's native full-text score, vectors = WordLlama cosine; "
-        "nDCG graded by Cleverdon's codes."
-    )
+    table, means = _scored(index, labeled, title)
+    table.notes.append(note)
     result.tables.append(table)
     DatasetIndex.drop(tenant, dataset)
+    return means
 
-    # our own questions over the real-document corpus: reported beside it
+
+def _quality(result: SectionResult, embedder: Any) -> None:
+    documents, queries = cranfield()
+    public = _scored_collection(
+        result, embedder, [(f"cran-{did}", did, text) for did, text in documents], queries,
+        f"{TITLE}: quality on Cranfield, {len(queries)} queries over {len(documents)} abstracts",
+        "The public collection (benchmarks/data/cranfield/README.md), where the bar is measured. Same index "
+        "and candidates (64 from each leg) for every row; BM25 = LanceDB's native full-text score, vectors = "
+        "WordLlama cosine; nDCG graded by Cleverdon's codes.",
+    )  # fmt: skip
     corpus = _corpus_chunks()
-    tenant, dataset = new_id(), new_id()
-    index = DatasetIndex.open(tenant, dataset, embedder)
-    index.upsert([IndexedChunk(cid, name, dataset, tenant, name, text) for name, cid, text in corpus])
     relevant = {q: {cid: 1 for _, cid, text in corpus if answer in text.lower()} for q, answer in QUESTIONS}
     labeled = [(q, relevant[q]) for q, _ in QUESTIONS if relevant[q]]
-    own_table, own = _scored(
-        index, labeled, f"{TITLE}: quality, our {len(labeled)} questions over {len(corpus)} chunks"
-    )
-    own_table.notes.append(
-        "Our questions (no labeled set of this kind ships in a registry). The term side's blend (RAGFlow's "
+    own = _scored_collection(
+        result, embedder, corpus, labeled, f"{TITLE}: quality, our {len(labeled)} questions over {len(corpus)} chunks",
+        "Our questions over the real-document corpus, reported beside it. The term side's blend (RAGFlow's "
         "token similarity and BM25, half each) was chosen on these same questions, so its margin may be "
-        "optimistic; the token-similarity-only row is RAGFlow's formula."
-    )
-    result.tables.append(own_table)
-    DatasetIndex.drop(tenant, dataset)
-
+        "optimistic; the token-similarity-only row is RAGFlow's formula.",
+    )  # fmt: skip
     result.data["quality"] = {m: {"recall@5": r, "ndcg@10": n} for m, (r, n) in own.items()}
     result.data["quality_cranfield"] = {m: {"recall@5": r, "ndcg@10": n} for m, (r, n) in public.items()}
     hybrid = public["hybrid (RAGFlow's w=0.3)"]
