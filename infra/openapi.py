@@ -18,8 +18,35 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = REPO_ROOT / "docs" / "openapi.json"
 
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_NUMBER, _INTEGER = {"type": "number"}, {"type": "integer"}
+_DATASET_SEARCH = {
+    "question": {"type": "string"}, "doc_ids": _STRINGS, "page": _INTEGER, "size": _INTEGER, "top_k": _INTEGER,
+    "similarity_threshold": _NUMBER, "vector_similarity_weight": _NUMBER, "meta_data_filter": {"type": "object"},
+}  # fmt: skip
+
 # Request bodies the handlers read by hand (to answer RAGFlow's own messages), described here.
 _BODIES: dict[str, dict[str, Any]] = {
+    "POST /api/v1/retrieval": {
+        "question": {"type": "string"},
+        "dataset_ids": _STRINGS,
+        "document_ids": _STRINGS,
+        "page": _INTEGER,
+        "page_size": _INTEGER,
+        "top_k": _INTEGER,
+        "similarity_threshold": _NUMBER,
+        "vector_similarity_weight": _NUMBER,
+        "highlight": {"type": "boolean"},
+        "metadata_condition": {"type": "object"},
+    },
+    "POST /api/v1/dify/retrieval": {
+        "knowledge_id": {"type": "string"},
+        "query": {"type": "string"},
+        "retrieval_setting": {"type": "object"},
+        "metadata_condition": {"type": "object"},
+    },
+    "POST /api/v1/datasets/search": {"dataset_ids": _STRINGS, **_DATASET_SEARCH},
+    "POST /api/v1/datasets/{dataset_id}/search": _DATASET_SEARCH,
     "POST /api/v1/dataset": {"name": {"type": "string"}},
     "PUT /api/v1/dataset/{dataset_id}": {
         key: {"type": "string"}
@@ -102,6 +129,17 @@ _DOWNLOAD_ANSWERS = {
 }
 
 
+def _router_of(module: Any) -> Any:
+    """The function's router: `router`, or the one router its module imports from the shared
+    package (the search functions mount `current_router`, `dify_router`, ...)."""
+    from fastapi import APIRouter
+
+    if hasattr(module, "router"):
+        return module.router
+    routers = [value for value in vars(module).values() if isinstance(value, APIRouter)]
+    return routers[0] if len(routers) == 1 else None
+
+
 def build() -> dict[str, Any]:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     from fastapi import FastAPI
@@ -122,12 +160,13 @@ def build() -> dict[str, Any]:
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        if not hasattr(module, "router"):
+        router = _router_of(module)
+        if router is None:
             continue
         for route in function.http_routes:
             docs[route.route_key] = (module.__doc__ or "").strip()
         if function.logical_id != "RouteNotFoundFunction":
-            app.include_router(module.router)
+            app.include_router(router)
     schema = app.openapi()
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
