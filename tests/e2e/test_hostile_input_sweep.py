@@ -21,6 +21,10 @@ from kb_ingest.http.current.routes import is_current_path
 OPENAPI = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
 CONTRACT_CODES = {0, 100, 101, 102, 103, 109}
 DOWNLOAD = ("GET", "/api/v1/dataset/{dataset_id}/documents/{document_id}")
+# Dify's external knowledge API answers in Dify's shape: `{"records"}`, or `{"error_code", "error_msg"}`
+# with HTTP 400 (arguments), 403 (the key) or 404 (the knowledge), as Dify's spec gives them.
+DIFY = ("POST", "/api/v1/dify/retrieval")
+DIFY_ERRORS = {(400, 101), (400, 102), (403, 1001), (403, 1002), (404, 2001)}
 
 HOSTILE_IDS = ["0" * 32, "x" * 2000, "é", "..", "%00", "' OR '1'='1", "{dataset_id}", "A" * 32]
 HOSTILE_NAMES = [
@@ -126,6 +130,17 @@ def problem_with(case: dict[str, Any], response: Any) -> str | None:
         response.status_code == 302 or response.headers.get("content-type", "").startswith("application/octet-stream")
     ):
         return None  # the file itself, or the redirect to it
+    if (case["method"], case["template"]) == DIFY:
+        try:
+            body = response.json()
+        except ValueError:
+            return f"not JSON: {response.text[:80]!r}"
+        if response.status_code == 200 and isinstance(body.get("records"), list):
+            return None
+        error = (response.status_code, body.get("error_code"))
+        return (
+            None if error in DIFY_ERRORS and isinstance(body.get("error_msg"), str) else f"not Dify's answer: {error}"
+        )
     # A path that ends in a slash (`..` is one: HTTP clients resolve `/a/..` to `/a/`) may reach the
     # catch-all route, whose documented answer is a 308 to the path without it, in the envelope.
     redirected = response.status_code == 308 and response.headers.get("location")
@@ -146,6 +161,8 @@ def problem_with(case: dict[str, Any], response: Any) -> str | None:
         return f"not the envelope: {response.text[:80]!r}"
     if body.get("code") not in CONTRACT_CODES:
         return f"code {body.get('code')}: {body.get('message', '')[:120]}"
+    if body["message"].startswith("Internal error; the request id is"):
+        return f"a crash answered in the envelope: {body['message']}"  # our code raised: a bug, whatever the code
     return None
 
 

@@ -330,6 +330,7 @@ def test_dify_errors_use_difys_codes(client, kb, local_stack):
         b'{"question": "x", "dataset_ids": [5, null, {"a": 1}]}', b'{"question": ["x"], "dataset_ids": ["d"]}',
         b'{"question": "x", "dataset_ids": ["d"], "document_ids": ["", 7]}', b'{"question": "x", "dataset_ids": ["d"], "metadata_condition": "yes"}',
         b'{"question": "x", "dataset_ids": ["d"], "page": "a", "page_size": {}, "top_k": 1e400}',
+        b'{"question": "x", "dataset_ids": ["d"], "top_k": ' + b"1" * 5000 + b"}", b"[" * 100_000,
     ],
 )  # fmt: skip
 def test_hostile_bodies_answer_in_the_envelope(client, body):
@@ -341,7 +342,8 @@ def test_hostile_bodies_answer_in_the_envelope(client, body):
 @pytest.mark.parametrize(
     "body",
     [b"[1]", b"nope", b'{"knowledge_id": 5, "query": "x"}', b'{"knowledge_id": "k", "query": "x", "retrieval_setting": {"top_k": 1e400}}',
-     b'{"knowledge_id": "' + b"k" * 3000 + b'", "query": "x"}', b'{"knowledge_id": "k", "query": "x", "metadata_condition": [1]}'],
+     b'{"knowledge_id": "' + b"k" * 3000 + b'", "query": "x"}', b'{"knowledge_id": "k", "query": "x", "metadata_condition": [1]}',
+     b'{"knowledge_id": "k", "query": "x", "a": ' + b"1" * 5000 + b"}", b"[" * 100_000],
 )  # fmt: skip
 def test_hostile_dify_bodies_answer_difys_error_shape(client, body):
     answer = TestClient(dify_app).post(

@@ -183,11 +183,11 @@ def _metadata_filters(query: QueryArgs) -> dict[str, Any]:
     raw_conditions = query.get("metadata_condition") or "{}"
     try:
         conditions = json.loads(raw_conditions)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # bad JSON, an integer past 4,300 digits, deep nesting
         raise DataError(f"metadata_condition must be valid JSON: {raw_conditions}.") from None
     try:
         metadata = json.loads(query.get("metadata") or "{}")
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # bad JSON, an integer past 4,300 digits, deep nesting
         raise DataError("metadata must be valid JSON.") from None
     if isinstance(metadata, dict) and metadata.get("empty_metadata"):
         empty = True

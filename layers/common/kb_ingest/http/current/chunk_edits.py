@@ -29,7 +29,7 @@ async def chunk_body(request: Request) -> dict[str, Any]:
         return {}
     try:
         payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer past 4,300 digits, deep nesting
         raise ArgumentError("Malformed JSON syntax: Missing commas/brackets or invalid encoding") from None
     if payload is None:
         return {}

@@ -23,7 +23,7 @@ async def read_json_value(request: Request) -> Any:
         return None
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer past 4,300 digits, deep nesting
         raise ArgumentError("Malformed JSON syntax: Missing commas/brackets or invalid encoding") from None
 
 
@@ -38,7 +38,7 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise ArgumentError(f"Request body is {len(raw)} bytes; this route accepts at most {limit} bytes of JSON.")
     try:
         payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer past 4,300 digits, deep nesting
         raise ArgumentError("Malformed JSON syntax: Missing commas/brackets or invalid encoding") from None
     if payload is None:
         return {}
