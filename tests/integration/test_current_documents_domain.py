@@ -147,6 +147,33 @@ def test_bulk_delete_checks_every_id_before_deleting_any(kb):
     assert jobs.jobs == []
 
 
+def test_many_removals_share_transactions_and_one_removed_meanwhile_is_counted_once(kb, monkeypatch):
+    from kb_ingest.dal import documents as dal_documents
+    from kb_ingest.dal.blobs import object_key
+    from kb_ingest.dal.clients import client
+
+    monkeypatch.setattr(dal_documents, "REMOVALS_PER_TRANSACTION", 3)
+    ids = kb.upload(*[f"doc{i}.txt" for i in range(8)])
+    stale = [kb.store.get(kb.dataset.id, document_id) for document_id in ids]
+    assert kb.store.remove(stale[4])  # removed by someone else before the bulk delete gets to it
+    assert kb.dataset.doc_num == 7
+    removed = kb.store.remove_many(stale)  # groups of 3: the second one is spoilt and redone one by one
+    assert sorted(document.id for document in removed) == sorted(ids[:4] + ids[5:])
+    assert kb.dataset.doc_num == 0 and kb.page().total == 0
+    assert kb.store.remove_many(stale) == []  # a repeat removes and counts nothing
+    assert kb.dataset.doc_num == 0
+    # the bulk route deletes the removed documents' files too
+    more = kb.upload("x.txt", "y.txt")
+    files = [object_key(kb.store.get(kb.dataset.id, document_id)) for document_id in more]
+    assert (
+        document_deletion.delete_documents(kb.store, kb.files, RecordingJobs(), kb.dataset, kb.dataset.id, more, False)
+        == 2
+    )
+    bucket = kb.files.bucket
+    for key in files:
+        assert client("s3").list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) == 0
+
+
 def test_bulk_delete_hands_the_rest_to_a_job_that_finishes_it(kb, monkeypatch):
     monkeypatch.setattr(document_deletion, "REMOVED_BEFORE_ANSWER", 2)
     monkeypatch.setattr(document_deletion, "PAGE", 2)

@@ -373,6 +373,49 @@ class DynamoDocumentStore:
             return True
         raise RuntimeError("could not remove the document: too much contention")
 
+    def remove_many(self, documents: list[Document]) -> list[Document]:
+        """`remove` for many documents of one dataset at a time: REMOVALS_PER_TRANSACTION to a
+        transaction, with one update of the dataset's counts for the lot (one-by-one removals
+        would all update the dataset's item: a transaction each, contending on that item). A
+        group that a concurrent change spoils (a document renamed, re-parsed or removed
+        meanwhile) is done again one document at a time, which re-reads each. Returns the
+        documents this call removed."""
+        removed: list[Document] = []
+        for start in range(0, len(documents), REMOVALS_PER_TRANSACTION):
+            group = documents[start : start + REMOVALS_PER_TRANSACTION]
+            if len({(document.tenant_id, document.kb_id) for document in group}) > 1:
+                removed.extend(document for document in group if self.remove(document))
+                continue
+            try:
+                with Transaction(self._connection) as transaction:
+                    for document in group:
+                        transaction.delete(f"document {document.id}", to_item(document))
+                        transaction.delete(
+                            f"name {document.id}",
+                            NameClaimModel(document_name_scope(document.kb_id), claim_key(document.name)),
+                            condition=released_by(document.id),
+                        )
+                    transaction.update(
+                        "dataset",
+                        DatasetModel(group[0].tenant_id, group[0].kb_id),
+                        actions=[
+                            DatasetModel.doc_num.add(-len(group)),
+                            DatasetModel.chunk_num.add(-sum(document.chunk_num for document in group)),
+                            DatasetModel.token_num.add(-sum(document.token_num for document in group)),
+                        ],
+                        condition=DatasetModel.id.exists(),
+                    )
+            except TransactionCancelled:
+                removed.extend(document for document in group if self.remove(document))
+                continue
+            removed.extend(group)
+        return removed
+
+
+# Two items a document (its record and its name claim) and one for the dataset's counts: 99 of
+# the 100 items a DynamoDB transaction takes.
+REMOVALS_PER_TRANSACTION = 49
+
 
 def _projected(item: DocumentModel, names: list[str]) -> dict[str, Any]:
     """A projected item's fields as plain values (numbers as int or float)."""

@@ -30,6 +30,8 @@ class DeletionStore(Protocol):
 
     def remove(self, document: Document) -> bool: ...
 
+    def remove_many(self, documents: list[Document]) -> list[Document]: ...
+
 
 @dataclass(frozen=True)
 class DeletionJob:
@@ -48,18 +50,15 @@ class DeletionJobs(Protocol):
 
 
 def remove_documents(store: DeletionStore, files: FileStore, documents: list[Document]) -> int:
-    """Remove each document with its file and parse output, in parallel; how many were removed."""
-
-    def remove(document: Document) -> bool:
-        if not store.remove(document):
-            return False  # removed meanwhile by someone else: counted there
-        files.delete_files(document)
-        return True
-
-    if not documents:
+    """Remove the documents' records (a transaction for many, the dataset's counts once), then
+    each removed one's file and parse output, in parallel; how many were removed. A document
+    removed meanwhile by someone else is counted, and its files deleted, there."""
+    removed = store.remove_many(documents) if documents else []
+    if not removed:
         return 0
-    with ThreadPoolExecutor(max_workers=min(_PARALLEL_REMOVALS, len(documents))) as pool:
-        return sum(pool.map(remove, documents))
+    with ThreadPoolExecutor(max_workers=min(_PARALLEL_REMOVALS, len(removed))) as pool:
+        list(pool.map(files.delete_files, removed))
+    return len(removed)
 
 
 def delete_documents(

@@ -285,6 +285,9 @@ class DocumentStore(Protocol):
     def remove(self, document: Document) -> bool:
         """Delete the record and its name, and drop its counts from the dataset."""
 
+    def remove_many(self, documents: list[Document]) -> list[Document]:
+        """`remove` for many documents of a dataset, batched; the ones this call removed."""
+
 
 class FileStore(Protocol):
     def put_many(self, files: list[tuple[Document, bytes]]) -> None:
