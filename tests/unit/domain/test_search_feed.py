@@ -84,13 +84,3 @@ def test_a_content_edit_then_an_availability_edit_of_one_chunk_reembeds_it():
     availability = Change("e2", "t", "ds", "doc", "chunk", "g1", "k", "c", only_available=True)
     assert not plan([content, availability])["ds"].chunks["doc"]["k"].only_available
     assert plan([availability])["ds"].chunks["doc"]["k"].only_available
-
-
-def test_a_model_change_is_a_dataset_change_that_plans_a_rebuild_check():
-    change = Change("model-ds-1", "t1", "ds", "", "dataset")
-    assert Change.from_message(change.to_message()) == change
-    assert Change.from_message('{"v": 1, "e": "x", "t": "t1", "s": "dataset"}') is None  # no dataset
-    document = Change("e2", "t1", "ds", "doc", "document", "g1")
-    [work] = plan([change, document]).values()
-    assert work.model_changed and work.documents == {"doc": "g1"} and work.event_ids == ["model-ds-1", "e2"]
-    assert not next(iter(plan([document]).values())).model_changed

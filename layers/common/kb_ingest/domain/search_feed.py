@@ -27,9 +27,7 @@ from typing import Any, Literal
 HEAD = "#head"
 FORMAT = 1
 
-# "dataset": the dataset's embedding model changed (sent by the dataset update routes, not the
-# stream): the index is rebuilt if the embedder that built it is not the model's any more.
-Scope = Literal["document", "chunk", "dataset"]
+Scope = Literal["document", "chunk"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ class Change:
     tenant_id: str
     dataset_id: str
     document_id: str
-    scope: Scope  # "document": the head changed; "chunk": one chunk of the visible generation; "dataset"
+    scope: Scope  # "document": the head changed; "chunk": one chunk of the visible generation
     generation: str = ""
     chunk_key: str = ""
     chunk_id: str = ""
@@ -67,20 +65,16 @@ class Change:
             body = json.loads(text)
         except ValueError:
             return None
-        if (
-            not isinstance(body, dict)
-            or body.get("v") != FORMAT
-            or body.get("s") not in ("document", "chunk", "dataset")
-        ):
+        if not isinstance(body, dict) or body.get("v") != FORMAT or body.get("s") not in ("document", "chunk"):
             return None
-        names = ("e", "t", "ds") + {"chunk": ("d", "k", "c", "g"), "document": ("d",), "dataset": ()}[body["s"]]
+        names = ("e", "t", "ds", "d") + (("k", "c", "g") if body["s"] == "chunk" else ())
         if not all(isinstance(body.get(name), str) and body[name] for name in names):
             return None
         return cls(
             event_id=body["e"],
             tenant_id=body["t"],
             dataset_id=body["ds"],
-            document_id=str(body.get("d") or ""),
+            document_id=body["d"],
             scope=body["s"],
             generation=str(body.get("g") or ""),
             chunk_key=str(body.get("k") or ""),
@@ -154,7 +148,6 @@ class DatasetWork:
     documents: dict[str, str] = field(default_factory=dict)  # document id -> generation the change named
     chunks: dict[str, dict[str, Change]] = field(default_factory=dict)  # document id -> chunk key -> change
     event_ids: list[str] = field(default_factory=list)
-    model_changed: bool = False  # rebuild the index first if another embedder built it
 
 
 def plan(changes: Iterable[Change]) -> dict[str, DatasetWork]:
@@ -165,9 +158,7 @@ def plan(changes: Iterable[Change]) -> dict[str, DatasetWork]:
     for change in changes:
         entry = work.setdefault(change.dataset_id, DatasetWork(change.tenant_id, change.dataset_id))
         entry.event_ids.append(change.event_id)
-        if change.scope == "dataset":
-            entry.model_changed = True
-        elif change.scope == "document":
+        if change.scope == "document":
             entry.documents[change.document_id] = change.generation
             entry.chunks.pop(change.document_id, None)
         elif change.document_id not in entry.documents:
