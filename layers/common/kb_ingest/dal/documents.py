@@ -340,28 +340,11 @@ class DynamoDocumentStore:
                 transaction.delete("old name", NameClaimModel(scope, old_key), condition=released_by(document.id))
 
     def remove(self, document: Document) -> bool:
-        scope = document_name_scope(document.kb_id)
         count_on_dataset = True
         for _ in contended_attempts():
             try:
                 with Transaction(self._connection) as transaction:
-                    transaction.delete("document", to_item(document))
-                    transaction.delete(
-                        "name",
-                        NameClaimModel(scope, claim_key(document.name)),
-                        condition=released_by(document.id),
-                    )
-                    if count_on_dataset:
-                        transaction.update(
-                            "dataset",
-                            DatasetModel(document.tenant_id, document.kb_id),
-                            actions=[
-                                DatasetModel.doc_num.add(-1),
-                                DatasetModel.chunk_num.add(-document.chunk_num),
-                                DatasetModel.token_num.add(-document.token_num),
-                            ],
-                            condition=DatasetModel.id.exists(),
-                        )
+                    _remove_in(transaction, [document], count_on_dataset)
             except TransactionCancelled as cancelled:
                 if "dataset" in cancelled.failed:
                     count_on_dataset = False  # the dataset itself is being deleted: no counts to keep
@@ -388,23 +371,7 @@ class DynamoDocumentStore:
                 continue
             try:
                 with Transaction(self._connection) as transaction:
-                    for document in group:
-                        transaction.delete(f"document {document.id}", to_item(document))
-                        transaction.delete(
-                            f"name {document.id}",
-                            NameClaimModel(document_name_scope(document.kb_id), claim_key(document.name)),
-                            condition=released_by(document.id),
-                        )
-                    transaction.update(
-                        "dataset",
-                        DatasetModel(group[0].tenant_id, group[0].kb_id),
-                        actions=[
-                            DatasetModel.doc_num.add(-len(group)),
-                            DatasetModel.chunk_num.add(-sum(document.chunk_num for document in group)),
-                            DatasetModel.token_num.add(-sum(document.token_num for document in group)),
-                        ],
-                        condition=DatasetModel.id.exists(),
-                    )
+                    _remove_in(transaction, group, count_on_dataset=True)
             except TransactionCancelled:
                 removed.extend(document for document in group if self.remove(document))
                 continue
@@ -415,6 +382,30 @@ class DynamoDocumentStore:
 # Two items a document (its record and its name claim) and one for the dataset's counts: 99 of
 # the 100 items a DynamoDB transaction takes.
 REMOVALS_PER_TRANSACTION = 49
+
+
+def _remove_in(transaction: Transaction, documents: list[Document], count_on_dataset: bool) -> None:
+    """Documents of one dataset (as read: their version is the condition), their name claims, and
+    their counts taken off the dataset in one update (`dataset` fails when it is being deleted)."""
+    for document in documents:
+        transaction.delete(f"document {document.id}", to_item(document))
+        transaction.delete(
+            f"name {document.id}",
+            NameClaimModel(document_name_scope(document.kb_id), claim_key(document.name)),
+            condition=released_by(document.id),
+        )
+    if count_on_dataset:
+        first = documents[0]
+        transaction.update(
+            "dataset",
+            DatasetModel(first.tenant_id, first.kb_id),
+            actions=[
+                DatasetModel.doc_num.add(-len(documents)),
+                DatasetModel.chunk_num.add(-sum(document.chunk_num for document in documents)),
+                DatasetModel.token_num.add(-sum(document.token_num for document in documents)),
+            ],
+            condition=DatasetModel.id.exists(),
+        )
 
 
 def _projected(item: DocumentModel, names: list[str]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from kb_ingest.domain.retrieval import (
 )
 
 ENABLED = "1"
+NOT_YOURS = "You don't own the dataset {dataset_id}."  # another tenant's answers as a missing one
 _BATCH_GET_KEYS = 100
 _MAX_ID_LENGTH = 128
 INDEX_WAIT_SECONDS = 5.0  # the longest a query waits for a lagging index before answering
@@ -99,7 +100,7 @@ class RetrievalQuery:
     # today's /retrieval refuses a document id outside the datasets; the dataset search routes
     # (RAGFlow's retrieval test) only filter by it, so an unknown id matches nothing
     refuse_unknown_documents: bool = True
-    foreign_dataset_message: str = "You don't own the dataset {dataset_id}."
+    foreign_dataset_message: str = NOT_YOURS
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def owned_datasets(
     store: DatasetStore,
     tenant_id: str,
     dataset_ids: Sequence[str],
-    refusal: str = "You don't own the dataset {dataset_id}.",
+    refusal: str = NOT_YOURS,
 ) -> list[Dataset]:
     """The caller's datasets, in the order named (one BatchGet); another tenant's dataset
     answers as a missing one (`refusal`, formatted with the first such id)."""

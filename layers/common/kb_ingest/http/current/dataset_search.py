@@ -23,7 +23,7 @@ from kb_ingest.domain.retrieval import MAX_TOP_K, RetrievalOptions
 from kb_ingest.domain.retrieval_queries import RetrievalQuery, Retrieved, retrieve
 from kb_ingest.http.current.envelope import ok
 from kb_ingest.http.current.requests import read_json, validated
-from kb_ingest.http.current.retrieval import Indexes, ranked_chunk
+from kb_ingest.http.current.retrieval import Indexes, ranked_chunk, refuse_what_needs_a_model
 from kb_ingest.http.deps import Chunks, Datasets, Documents, TenantId
 
 FOREIGN_DATASET = "Only owner of dataset {dataset_id} authorized for this operation."
@@ -85,16 +85,7 @@ def _metadata(raw: dict[str, Any] | None) -> tuple[tuple[MetadataCondition, ...]
 def search_query(request: DatasetSearchRequest, dataset_ids: list[str]) -> RetrievalQuery:
     if request.search_id:
         raise DataError(NO_SEARCH_APPS)  # no search apps exist in this service
-    if request.rerank_id or request.tenant_rerank_id:
-        raise DataError(
-            f"rerank_id '{request.rerank_id or request.tenant_rerank_id}': this service runs no rerank model; "
-            "send the request without it (chunks are ranked by RAGFlow's weighted keyword and vector similarity)."
-        )
-    if request.cross_languages:
-        raise DataError(
-            "cross_languages needs a chat model to translate the question, and this service runs none; "
-            "ask in the documents' language, without cross_languages."
-        )
+    refuse_what_needs_a_model(request.rerank_id or request.tenant_rerank_id, request.cross_languages)
     conditions, logic = _metadata(request.meta_data_filter)
     options = RetrievalOptions(
         similarity_threshold=request.similarity_threshold,

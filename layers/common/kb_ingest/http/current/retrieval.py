@@ -154,16 +154,7 @@ def retrieval_query(body: Mapping[str, Any]) -> RetrievalQuery:
         page_size=size,
         highlight=_highlight(body.get("highlight")),
     )
-    if body.get("rerank_id"):
-        raise DataError(
-            f"rerank_id '{body['rerank_id']}': this service runs no rerank model; send the request without "
-            "rerank_id (chunks are ranked by RAGFlow's weighted keyword and vector similarity)."
-        )
-    if body.get("cross_languages"):
-        raise DataError(
-            "cross_languages needs a chat model to translate the question, and this service runs none; "
-            "ask in the documents' language, without cross_languages."
-        )
+    refuse_what_needs_a_model(body.get("rerank_id"), body.get("cross_languages"))
     return RetrievalQuery(
         question=question or "",
         dataset_ids=dataset_ids,
@@ -172,6 +163,21 @@ def retrieval_query(body: Mapping[str, Any]) -> RetrievalQuery:
         metadata_conditions=conditions,
         metadata_logic=logic,
     )
+
+
+def refuse_what_needs_a_model(rerank_id: Any, cross_languages: Any) -> None:
+    """A rerank model or a translation of the question changes the answer asked for, and this
+    service runs neither: answered clearly rather than ignored (both retrieval request forms)."""
+    if rerank_id:
+        raise DataError(
+            f"rerank_id '{rerank_id}': this service runs no rerank model; send the request without "
+            "rerank_id (chunks are ranked by RAGFlow's weighted keyword and vector similarity)."
+        )
+    if cross_languages:
+        raise DataError(
+            "cross_languages needs a chat model to translate the question, and this service runs none; "
+            "ask in the documents' language, without cross_languages."
+        )
 
 
 # ---------------------------------------------------------------- today's view
