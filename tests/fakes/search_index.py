@@ -91,6 +91,10 @@ class FakeDatasetIndex:
 
         self._change(change)
 
+    def replace_documents(self, chunks_by_document: Any) -> None:
+        for document_id, chunks in chunks_by_document.items():
+            self.replace_document(document_id, chunks)
+
     def delete_chunks(self, chunk_ids: Any) -> None:
         self._change(lambda current: [current.pop(chunk_id, None) for chunk_id in chunk_ids])
 

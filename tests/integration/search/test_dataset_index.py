@@ -131,6 +131,28 @@ def test_a_reparse_replaces_the_documents_chunks_and_leaves_other_documents_alon
     assert index.replace_document("doc-a", []) == 0 and index.count() == 1
 
 
+def test_a_batch_of_reparses_replaces_each_documents_chunks_in_one_commit(index):
+    index.upsert([*facts(index, "doc-a"), chunk(index, "b1", "doc-b", "B one"), chunk(index, "c1", "doc-c", "C one")])
+    versions_before = len(index._table.list_versions())
+    batch = {
+        "doc-a": [chunk(index, "lambda", "doc-a", "Lambda now bills per millisecond.")],
+        "doc-b": [],  # re-parsed to nothing: its chunks go
+        "doc-d": [chunk(index, "d1", "doc-d", "A new document about presigned URLs.")],
+    }
+
+    assert index.replace_documents(batch) == 2
+    assert index.replace_documents(batch) == 2  # redelivered
+
+    assert len(index._table.list_versions()) - versions_before == 2  # one commit per delivery
+    rows = index._table.to_arrow().select(["chunk_id", "document_id"]).to_pylist()
+    assert sorted((row["document_id"], row["chunk_id"]) for row in rows) == [
+        ("doc-a", "lambda"),
+        ("doc-c", "c1"),  # not in the batch: untouched
+        ("doc-d", "d1"),
+    ]
+    assert best(index, "presigned URL") == "d1"
+
+
 def test_deleting_chunks_and_documents_counts_what_went_and_is_safe_to_repeat(index):
     index.upsert([*facts(index, "doc-a"), chunk(index, "b1", "doc-b", "B one"), chunk(index, "b2", "doc-b", "B two")])
     assert index.delete_chunks(["lambda", "dynamo", "nope"]) == 2

@@ -84,3 +84,18 @@ def test_a_content_edit_then_an_availability_edit_of_one_chunk_reembeds_it():
     availability = Change("e2", "t", "ds", "doc", "chunk", "g1", "k", "c", only_available=True)
     assert not plan([content, availability])["ds"].chunks["doc"]["k"].only_available
     assert plan([availability])["ds"].chunks["doc"]["k"].only_available
+
+
+def test_a_parse_runs_own_writes_are_covered_by_its_publish_even_when_routed_after_it():
+    # The stream is routed after the head already names g1: the run's staged inserts would
+    # otherwise each become a message, one per chunk, on top of the head's one.
+    staged = _record("e1", "g1#0#c1", new=_chunk(staged=True), name="INSERT")
+    assert change_of(staged, lambda _: "g1") is None
+    # A chunk added to the visible generation through the API is not staged: it is a change.
+    added = change_of(_record("e2", "g1#1#c2", new=_chunk(), name="INSERT"), lambda _: "g1")
+    assert added is not None and added.scope == "chunk"
+    # Editing or deleting a chunk the run wrote (still marked) is a change of its own.
+    edited = _record("e3", "g1#0#c1", new=_chunk(staged=True, content="new"), old=_chunk(staged=True))
+    assert change_of(edited, lambda _: "g1") is not None
+    removed = _record("e4", "g1#0#c1", old=_chunk(staged=True), name="REMOVE")
+    assert change_of(removed, lambda _: "g1") is not None

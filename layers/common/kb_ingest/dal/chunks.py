@@ -191,7 +191,9 @@ class ChunkTableWriter:
         return cls(document, run_id)
 
     def add(self, chunk: StoredChunk) -> None:
-        self._buffer.append(to_item(chunk, self.document.tenant_id, self.generation))
+        item = to_item(chunk, self.document.tenant_id, self.generation)
+        item.staged = True  # written before the publish: the head's change covers it (search feed)
+        self._buffer.append(item)
         self.count += 1
         if len(self._buffer) >= BATCH_SIZE * 8:
             self._flush()

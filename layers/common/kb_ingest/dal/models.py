@@ -270,6 +270,9 @@ class ChunkModel(Model):
     questions = ListAttribute(of=UnicodeAttribute, null=True)
     tag_kwd = ListAttribute(of=UnicodeAttribute, null=True)
     available = BooleanAttribute(null=True)
+    # True on what a parse run writes while its generation is invisible: the head's publish
+    # re-syncs the whole generation, so the change feed need not carry these writes one by one.
+    staged = BooleanAttribute(null=True)
     image_id = UnicodeAttribute(null=True)
     positions: ListAttribute[Any] = ListAttribute(null=True)  # RAGFlow's [[page, x0, x1, top, bottom], ...]
     extra = JSONAttribute(null=True)  # optional per-chunk fields a chunker adds

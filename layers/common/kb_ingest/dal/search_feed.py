@@ -217,6 +217,7 @@ def apply_work(work: DatasetWork) -> IndexOutcome:
         outcome.lag_left = _settle_pending(work.tenant_id, work.dataset_id, work.event_ids)
         return outcome
     gone: list[str] = []
+    replacements: dict[str, list[Any]] = {}
     for document_id in work.documents:
         head, document = _head(document_id), _document(work.dataset_id, document_id)
         if head is None or document is None:
@@ -224,8 +225,10 @@ def apply_work(work: DatasetWork) -> IndexOutcome:
             continue
         generation = str(head.generation)
         chunks = [_indexed(item, str(document.name)) for item in _generation_items(document_id, generation)]
-        index.replace_document(document_id, chunks)
+        replacements[document_id] = chunks
         outcome.documents_indexed.append((document, generation, len(chunks)))
+    if replacements:
+        index.replace_documents(replacements)  # the batch's re-parses in one commit
     upserts: list[Any] = []
     deletes: list[str] = []
     availability: dict[bool, list[str]] = {True: [], False: []}

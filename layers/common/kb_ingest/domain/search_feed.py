@@ -4,9 +4,11 @@ the index. Pure logic: the stream records come in as plain dicts, the reads are 
 The feed (ChunksTable's stream) has two kinds of records:
 
 - a chunk item (`{generation}#{position}#{chunk_id}`) written, edited or deleted. Only the
-  visible generation matters: a parse writes its generation invisibly, thousands of items, and
-  publishes it afterwards; older generations are deleted after a publish. The router drops
-  records of any other generation than the head's, so a parse costs one message, not one per chunk.
+  visible generation matters: a parse writes its generation invisibly, thousands of items marked
+  `staged`, and publishes it afterwards; older generations are deleted after a publish. The
+  router drops a staged item's creation (the publish covers it, even when the stream is routed
+  after the publish) and records of any other generation than the head's, so a parse costs one
+  message, not one per chunk.
 - the document's head (`#head`) written (a generation published) or removed (the document's
   chunks retired: the document deleted, reset or started again). A head rewritten with the same
   generation only changed `available` (the document enabled or disabled): retrieval filters by
@@ -119,6 +121,10 @@ def change_of(record: Mapping[str, Any], visible_generation: Callable[[str], str
         return Change(
             event_id, tenant_id, dataset_id, document_id, "document", str(new.get("generation", "")), at_ms=at_ms
         )
+    if new and not old and new.get("staged") is True:
+        # A parse run's own write, made before its publish: the head's change re-syncs the whole
+        # generation, even when this record is routed after the publish (one message per parse).
+        return None
     generation = str(image.get("generation", ""))
     if generation != visible_generation(document_id):
         return None  # an unpublished parse's writes, or a retired generation's deletion

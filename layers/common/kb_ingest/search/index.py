@@ -18,7 +18,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -247,26 +247,39 @@ class DatasetIndex:
 
     def replace_document(self, document_id: str, chunks: Sequence[IndexedChunk]) -> int:
         """A re-parse: the document's chunks become exactly these (an empty list removes them)."""
-        chunks = _last_of_each(chunks)
-        if any(chunk.document_id != document_id for chunk in chunks):
-            raise ValueError("replace_document: every chunk must belong to the document replaced")
-        if not chunks:
-            self.delete_documents([document_id])
-            return 0
-        rows = self._rows(chunks)
-        table = self._ensure_table()
-        # One commit: rows of the document that are not in the new set go, the rest are upserted.
-        _committed(
-            lambda: (
-                table.merge_insert("chunk_id")
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .when_not_matched_by_source_delete(f"document_id = {_quote(document_id)}")
-                .execute(rows)
+        return self.replace_documents({document_id: chunks})
+
+    def replace_documents(self, chunks_by_document: Mapping[str, Sequence[IndexedChunk]]) -> int:
+        """Many re-parses, one commit per 500 documents: each document's chunks become exactly its
+        list (an empty list removes them). On S3 a commit is several object writes, and it is what
+        a batch of one dataset's parses waits on, so a batch is one commit, not one per document."""
+        for document_id, chunks in chunks_by_document.items():
+            if any(chunk.document_id != document_id for chunk in chunks):
+                raise ValueError("replace_document: every chunk must belong to the document replaced")
+        document_ids = sorted(chunks_by_document)
+        written = 0
+        for start in range(0, len(document_ids), _FILTER_CHUNK):
+            group = document_ids[start : start + _FILTER_CHUNK]
+            chunks = _last_of_each([chunk for document_id in group for chunk in chunks_by_document[document_id]])
+            if not chunks:
+                self.delete_documents(group)
+                continue
+            rows = self._rows(chunks)
+            table = self._ensure_table()
+            # One commit: rows of these documents not in the new set go, the rest are upserted.
+            gone = f"document_id IN ({', '.join(_quote(document_id) for document_id in group)})"
+            _committed(
+                lambda: (
+                    table.merge_insert("chunk_id")  # noqa: B023
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .when_not_matched_by_source_delete(gone)  # noqa: B023
+                    .execute(rows)  # noqa: B023
+                )
             )
-        )
+            written += len(chunks)
         self._ensure_text_index()
-        return len(chunks)
+        return written
 
     def _delete_where(self, clauses: Iterable[str]) -> int:
         table = self._table
