@@ -196,3 +196,20 @@ def test_an_empty_file_answers_the_contract_message(world):
     assert start(world, document_id) == "Empty data in the document: empty.txt; "
     assert world.requests.parsed == []
     assert world.store.get(world.dataset.id, document_id).run == "3"
+
+
+def test_a_page_of_starts_is_queued_as_it_goes_each_message_naming_a_started_run(world):
+    ids = [world.upload(f"note-{i:02d}.txt", f"Note number {i}.".encode()) for i in range(23)]
+    sends = []
+
+    class Sending(RecordingRequests):
+        def request_parse(self, docs):
+            # When a group is queued, its runs are already started (the worker could take them now).
+            sends.append([(d.id, world.store.get(world.dataset.id, d.id).run_id == d.run_id) for d in docs])
+
+    pages = [world.store.get(world.dataset.id, document_id) for document_id in ids]
+    parse_runs.start_runs(world.runs, Sending(), world.dataset, pages)
+
+    assert [len(group) for group in sends] == [10, 10, 3]  # parsing begins before the page ends
+    assert sorted(document_id for group in sends for document_id, _ in group) == sorted(ids)
+    assert all(started for group in sends for _, started in group)

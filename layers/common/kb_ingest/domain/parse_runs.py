@@ -112,6 +112,9 @@ class RunStore(Protocol):
     def set_outcome(self, document: Document, state: str, progress: float, progress_msg: str, now: int) -> None: ...
 
 
+REQUESTS_PER_SEND = 10  # SQS's most messages per SendMessageBatch
+
+
 class ParseRequests(Protocol):
     def request_parse(self, documents: list[Document]) -> None:
         """Queue one parse message per document, for the run each document now carries."""
@@ -189,6 +192,10 @@ def start_runs(
         fresh = runs.start(document, run)
         if fresh is not None:
             started.append(fresh)
+        if len(started) >= REQUESTS_PER_SEND:
+            # Queued as they start, not after the page: parsing begins while the rest starts.
+            requests.request_parse(started)
+            started = []
     if started:
         requests.request_parse(started)
     return message
