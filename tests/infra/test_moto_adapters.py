@@ -5,6 +5,7 @@ and the transaction adapter rolls back only what a cancelled transaction touched
 import contextlib
 import json
 import random
+import uuid
 
 import boto3
 import pytest
@@ -366,3 +367,56 @@ def test_item_operations_answer_the_same_bodies_as_motos_serializer(ddb, monkeyp
     # Then every item operation's body was the serializer's
     assert set(compared) >= moto_adapters.PLAIN_JSON_OPERATIONS
     assert "DescribeTable" not in compared
+
+
+def test_stream_records_answer_the_same_bodies_as_motos_serializer(local_stack, monkeypatch):
+    # Given a table with a stream (the local stack's, served over HTTP) and every GetRecords answer
+    # also put through moto's own serializer
+    from moto.core.responses import ActionResult
+
+    ddb, streams = local_stack.client("dynamodb"), local_stack.client("dynamodbstreams")
+    table = f"streamed-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "kb", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "kb", "AttributeType": "S"},
+            {"AttributeName": "id", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    try:
+        arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        # When items of every attribute type are written, changed and deleted
+        item = {**EVERY_TYPE, "kb": {"S": "t"}, "id": {"S": "streamed"}}
+        ddb.put_item(TableName=table, Item=item)
+        ddb.update_item(
+            TableName=table, Key={"kb": {"S": "t"}, "id": {"S": "streamed"}}, UpdateExpression="REMOVE flag"
+        )
+        ddb.delete_item(TableName=table, Key={"kb": {"S": "t"}, "id": {"S": "streamed"}})
+
+        adapted = ActionResult.execute_result
+        own = moto_adapters._originals["ActionResult.execute_result"]
+        compared: list[int] = []
+
+        def both(self, context):
+            status, headers, body = adapted(self, context)
+            if context.operation_model.name == "GetRecords":
+                own_status, _, own_body = own(self, context)
+                assert status == own_status and json.loads(body) == json.loads(own_body)
+                compared.append(len(json.loads(body)["Records"]))
+            return status, headers, body
+
+        monkeypatch.setattr(ActionResult, "execute_result", both)
+        records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    finally:
+        ddb.delete_table(TableName=table)
+
+    # Then the adapter's body is the serializer's, and botocore reads it as usual
+    assert 3 in compared  # (the stack's own stream pollers may read their streams meanwhile)
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    assert records[0]["dynamodb"]["NewImage"]["blob"]["B"] == b"\x00\xffbinary"
+    assert records[0]["dynamodb"]["ApproximateCreationDateTime"].year >= 2024
