@@ -242,6 +242,78 @@ def test_a_lost_index_is_rebuilt_by_a_reindex(live, rag, key):
     eventually(lambda: search_lag(live, api_key, dataset.id) == 0, "search_lag back to 0")
 
 
+class EarlierModel:
+    """Stands in for the embedding model a dataset used before its owner changed it: vectors that
+    are a hash of the text, under another embedder's name."""
+
+    name = "an-earlier-model"
+    dimensions = 256
+
+    def embed_documents(self, texts):
+        import numpy as np
+
+        rows = [np.random.default_rng(abs(hash(text)) % 2**32).standard_normal(self.dimensions) for text in texts]
+        vectors = np.array(rows, dtype=np.float32).reshape(len(texts), self.dimensions)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def embed_query(self, text):
+        return self.embed_documents([text])[0]
+
+
+def test_a_new_embedding_model_rebuilds_the_index_in_the_background(live, rag, key):
+    """The dataset's index was built by another embedder than its model's now: retrieval says it is
+    being rebuilt, and changing the model (through either API) has the index function drop the
+    index and re-embed every document through the feed, after which retrieval answers again."""
+    if FAKE_ENGINE:
+        pytest.skip("embedders belong to the search engine (kb_ingest.search)")
+    from kb_ingest.search.embedders import WordLlamaEmbedder
+    from kb_ingest.search.index import DatasetIndex, IndexedChunk
+
+    api_key, tenant = key
+    dataset, document = _parsed(rag, name="re-embed")
+    parsed = stored_ids(document)
+    eventually(lambda: set(indexed(tenant, dataset.id)) == parsed, "the parsed chunks indexed")
+    assert live.workers.wait_idle(timeout=IDLE_SECONDS)
+    fields = [name for name in IndexedChunk.__dataclass_fields__]
+    rows = [
+        IndexedChunk(**{name: getattr(row, name) for name in fields}) for row in indexed(tenant, dataset.id).values()
+    ]
+    DatasetIndex.drop(tenant, dataset.id)
+    DatasetIndex.open(tenant, dataset.id, EarlierModel()).upsert(rows)  # as the earlier model left it
+    question = {"question": "serverless retrieval number 3", "dataset_ids": [dataset.id]}
+    headers = {"Authorization": f"Bearer {api_key}"}
+    refused = requests.post(f"{live.url}/api/v1/retrieval", json=question, headers=headers, timeout=60).json()
+    assert refused["code"] == 102 and "rebuilt" in refused["message"], refused
+
+    dataset.update({"embedding_model": "wordllama/l2_supercat@Builtin"})  # today's API
+    eventually(lambda: _built_by(tenant, dataset.id) == WordLlamaEmbedder.name, "the index rebuilt", IDLE_SECONDS)
+    eventually(lambda: set(indexed(tenant, dataset.id)) == parsed, "every chunk re-embedded", timeout=IDLE_SECONDS)
+    eventually(lambda: search_lag(live, api_key, dataset.id) == 0, "search_lag back to 0")
+    answered = requests.post(f"{live.url}/api/v1/retrieval", json=question, headers=headers, timeout=60).json()
+    assert answered["code"] == 0 and answered["data"]["chunks"], answered
+
+    # a model whose embedder built the index changes nothing
+    dataset.update({"embedding_model": "BAAI/bge-small-en-v1.5@Builtin"})
+    assert live.workers.wait_idle(timeout=IDLE_SECONDS)
+    assert _built_by(tenant, dataset.id) == WordLlamaEmbedder.name
+    assert set(indexed(tenant, dataset.id)) == parsed
+    # the seed API changes the model only before anything is parsed (its rule), and says so too
+    empty = rag.create_dataset(name="re-embed-seed")
+    seed = requests.put(
+        f"{live.url}/api/v1/dataset/{empty.id}", json={"embedding_model_id": "wordllama/l2_supercat@Builtin"},
+        headers=headers, timeout=60,
+    ).json()  # fmt: skip
+    assert seed["code"] == 0, seed
+    eventually(lambda: search_lag(live, api_key, empty.id) == 0, "the seed API's model change settled")
+
+
+def _built_by(tenant_id: str, dataset_id: str) -> str:
+    from kb_ingest.search.index import _open_table
+
+    table = _open_table(tenant_id, dataset_id)
+    return "" if table is None else (table.schema.metadata or {}).get(b"embedder", b"").decode()
+
+
 FACTS = {
     "lighthouse.txt": "The Bell Rock Lighthouse stands eleven miles off the coast of Angus; its keepers lit the lamp "
     "for the first time in February 1811, after four summers of building on a reef covered by the tide.",

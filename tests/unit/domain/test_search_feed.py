@@ -99,3 +99,13 @@ def test_a_parse_runs_own_writes_are_covered_by_its_publish_even_when_routed_aft
     assert change_of(edited, lambda _: "g1") is not None
     removed = _record("e4", "g1#0#c1", old=_chunk(staged=True), name="REMOVE")
     assert change_of(removed, lambda _: "g1") is not None
+
+
+def test_a_model_change_is_a_dataset_change_that_plans_a_rebuild_check():
+    change = Change("model-ds-1", "t1", "ds", "", "dataset")
+    assert Change.from_message(change.to_message()) == change
+    assert Change.from_message('{"v": 1, "e": "x", "t": "t1", "s": "dataset"}') is None  # no dataset
+    document = Change("e2", "t1", "ds", "doc", "document", "g1")
+    [work] = plan([change, document]).values()
+    assert work.model_changed and work.documents == {"doc": "g1"} and work.event_ids == ["model-ds-1", "e2"]
+    assert not next(iter(plan([document]).values())).model_changed

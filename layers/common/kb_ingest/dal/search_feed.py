@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -199,6 +200,7 @@ class IndexOutcome:
         self.lag_left = 0
         self.skipped = False  # the dataset is gone
         self.compacted = False
+        self.rebuilt = False  # the index was built by another embedder: dropped, every document re-queued
 
 
 def apply_work(work: DatasetWork) -> IndexOutcome:
@@ -209,6 +211,8 @@ def apply_work(work: DatasetWork) -> IndexOutcome:
     except DoesNotExist:
         outcome.skipped = True  # deleted: the purge removes its index, nothing may write it again
         return outcome
+    if work.model_changed:
+        outcome.rebuilt = _rebuild_if_built_by_another_embedder(work.tenant_id, work.dataset_id, str(dataset.embd_id))
     try:
         index = _open_index(work.tenant_id, work.dataset_id, str(dataset.embd_id))
     except DataError as error:  # a model this stack cannot run: retrieval answers that, nothing to index
@@ -265,6 +269,29 @@ def apply_work(work: DatasetWork) -> IndexOutcome:
     return outcome
 
 
+def _rebuild_if_built_by_another_embedder(tenant_id: str, dataset_id: str, embedding_model: str) -> bool:
+    """After a change of the dataset's embedding model: when its index was built by another
+    embedder, queue every document again (through this same FIFO group, so they are applied
+    after this batch), then drop the index; the queued documents rebuild it with the new model,
+    a document at a time, with `search_lag` counting what is left. Queuing comes first so that a
+    crash in between only repeats the work: redelivered, the change finds the old index still
+    there and does both again. A model this stack cannot run leaves the index as it is (retrieval
+    answers that model's error)."""
+    from kb_ingest.search.index import DatasetIndex, IndexEmbedderMismatch
+
+    try:
+        _open_index(tenant_id, dataset_id, embedding_model)
+        return False
+    except IndexEmbedderMismatch:
+        pass
+    except DataError:
+        return False
+    queued = request_reindex(tenant_id, dataset_id)
+    DatasetIndex.drop(tenant_id, dataset_id)
+    logger.info("index dropped for a new embedding model", extra={"dataset_id": dataset_id, "documents": queued})
+    return True
+
+
 def _compact_if_due(index: Any, dataset_id: str) -> bool:
     """Compaction runs here, after the batch's writes are committed and settled, because this
     function is the only writer of the dataset's table (its FIFO group): it never races a write.
@@ -318,6 +345,20 @@ def publish_indexed(outcome: IndexOutcome) -> None:
 
 
 # ---------------------------------------------------------------- repair
+class IndexRebuilds:
+    """What the dataset update routes send when a dataset's embedding model changes: one change
+    on the dataset's FIFO group, after whatever the feed sent before it (and counted in its
+    `search_lag` like any other), so the index function rebuilds the index if needed."""
+
+    def request_rebuild(self, tenant_id: str, dataset_id: str) -> None:
+        forward([Change(f"model-{dataset_id}-{time.time_ns()}", tenant_id, dataset_id, "", "dataset")])
+
+
+@lru_cache(maxsize=1)
+def get_index_rebuilds() -> IndexRebuilds:
+    return IndexRebuilds()
+
+
 def request_reindex(tenant_id: str, dataset_id: str) -> int:
     """Queue a re-index of every document of a dataset (each from its visible generation, or out
     of the index when it has none), through the same queue and lag accounting as the feed: the

@@ -225,7 +225,25 @@ def parse_bool(query: Mapping[str, str], key: str, default: bool) -> bool:
 
 
 # ---------------------------------------------------------------- update
-def update_dataset(store: DatasetStore, tenant_id: str, dataset_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+class IndexRebuilds(Protocol):
+    """Told when a dataset's embedding model changed (kb_ingest.dal.search_feed.IndexRebuilds):
+    its index is rebuilt in the background if another embedder built it."""
+
+    def request_rebuild(self, tenant_id: str, dataset_id: str) -> None: ...
+
+
+def _model_changed(before: Dataset, after: Dataset, rebuilds: IndexRebuilds | None) -> None:
+    if rebuilds is not None and (before.embd_id or "").strip().lower() != (after.embd_id or "").strip().lower():
+        rebuilds.request_rebuild(after.tenant_id, after.id)
+
+
+def update_dataset(
+    store: DatasetStore,
+    tenant_id: str,
+    dataset_id: str,
+    body: Mapping[str, Any],
+    rebuilds: IndexRebuilds | None = None,
+) -> dict[str, Any]:
     if not body:
         raise DataError("Please input at least one parameter that you want to update!")
     dataset = store.get(tenant_id, dataset_id)
@@ -239,6 +257,7 @@ def update_dataset(store: DatasetStore, tenant_id: str, dataset_id: str, body: M
         raise DataError(_name_used_message(changes.name or "")) from None
     if updated is None:
         raise OperatingError("Only the owner of knowledgebase is authorized for this operation!")
+    _model_changed(dataset, updated, rebuilds)
     return updated.to_api()
 
 
@@ -353,7 +372,13 @@ def find_datasets(
     return datasets, store.count(tenant_id)
 
 
-def change_dataset(store: DatasetStore, tenant_id: str, dataset_id: str, fields: Mapping[str, Any]) -> Dataset:
+def change_dataset(
+    store: DatasetStore,
+    tenant_id: str,
+    dataset_id: str,
+    fields: Mapping[str, Any],
+    rebuilds: IndexRebuilds | None = None,
+) -> Dataset:
     """Apply the fields a client set (domain names); `parser_config` merges into the dataset's
     own, and a new chunk method without settings starts from that method's defaults."""
     if not fields:
@@ -391,6 +416,7 @@ def change_dataset(store: DatasetStore, tenant_id: str, dataset_id: str, fields:
         raise DataError(f"Dataset name '{new_name}' already exists") from None
     if updated is None:
         raise _not_yours(tenant_id, dataset_id)
+    _model_changed(dataset, updated, rebuilds)
     return updated
 
 

@@ -29,7 +29,9 @@ from typing import Any, Literal
 HEAD = "#head"
 FORMAT = 1
 
-Scope = Literal["document", "chunk"]
+# "dataset": the dataset's embedding model changed (sent by the dataset update routes, not the
+# stream): the index is rebuilt if the embedder that built it is not the model's any more.
+Scope = Literal["document", "chunk", "dataset"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Change:
     tenant_id: str
     dataset_id: str
     document_id: str
-    scope: Scope  # "document": the head changed; "chunk": one chunk of the visible generation
+    scope: Scope  # "document": the head changed; "chunk": one chunk of the visible generation; "dataset"
     generation: str = ""
     chunk_key: str = ""
     chunk_id: str = ""
@@ -67,16 +69,20 @@ class Change:
             body = json.loads(text)
         except ValueError:
             return None
-        if not isinstance(body, dict) or body.get("v") != FORMAT or body.get("s") not in ("document", "chunk"):
+        if (
+            not isinstance(body, dict)
+            or body.get("v") != FORMAT
+            or body.get("s") not in ("document", "chunk", "dataset")
+        ):
             return None
-        names = ("e", "t", "ds", "d") + (("k", "c", "g") if body["s"] == "chunk" else ())
+        names = ("e", "t", "ds") + {"chunk": ("d", "k", "c", "g"), "document": ("d",), "dataset": ()}[body["s"]]
         if not all(isinstance(body.get(name), str) and body[name] for name in names):
             return None
         return cls(
             event_id=body["e"],
             tenant_id=body["t"],
             dataset_id=body["ds"],
-            document_id=body["d"],
+            document_id=str(body.get("d") or ""),
             scope=body["s"],
             generation=str(body.get("g") or ""),
             chunk_key=str(body.get("k") or ""),
@@ -154,6 +160,7 @@ class DatasetWork:
     documents: dict[str, str] = field(default_factory=dict)  # document id -> generation the change named
     chunks: dict[str, dict[str, Change]] = field(default_factory=dict)  # document id -> chunk key -> change
     event_ids: list[str] = field(default_factory=list)
+    model_changed: bool = False  # rebuild the index first if another embedder built it
 
 
 def plan(changes: Iterable[Change]) -> dict[str, DatasetWork]:
@@ -164,7 +171,9 @@ def plan(changes: Iterable[Change]) -> dict[str, DatasetWork]:
     for change in changes:
         entry = work.setdefault(change.dataset_id, DatasetWork(change.tenant_id, change.dataset_id))
         entry.event_ids.append(change.event_id)
-        if change.scope == "document":
+        if change.scope == "dataset":
+            entry.model_changed = True
+        elif change.scope == "document":
             entry.documents[change.document_id] = change.generation
             entry.chunks.pop(change.document_id, None)
         elif change.document_id not in entry.documents:

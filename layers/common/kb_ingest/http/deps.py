@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from kb_ingest.dal.events import EventBridgePublisher
     from kb_ingest.dal.queues import CleanupQueue, ParseQueue
     from kb_ingest.dal.runs import DynamoRunStore
+    from kb_ingest.dal.search_feed import IndexRebuilds
     from kb_ingest.domain.datasets import DatasetStore
     from kb_ingest.domain.documents import DocumentStore
 
@@ -79,6 +80,12 @@ def get_events() -> "EventBridgePublisher":
     return EventBridgePublisher()
 
 
+def get_index_rebuilds() -> "IndexRebuilds":
+    from kb_ingest.dal.search_feed import get_index_rebuilds as index_rebuilds
+
+    return index_rebuilds()
+
+
 if TYPE_CHECKING:
     Datasets = Annotated[DatasetStore, Depends(get_datasets)]
     Documents = Annotated[DocumentStore, Depends(get_documents)]
@@ -89,6 +96,7 @@ if TYPE_CHECKING:
     ParseRequests = Annotated[ParseQueue, Depends(get_parse_queue)]
     Events = Annotated[EventBridgePublisher, Depends(get_events)]
     DeletionJobs = Annotated[S3DeletionJobs, Depends(get_deletion_jobs)]
+    Rebuilds = Annotated[IndexRebuilds, Depends(get_index_rebuilds)]
 else:  # the same aliases without importing the storage modules
     Datasets = Annotated[Any, Depends(get_datasets)]
     Documents = Annotated[Any, Depends(get_documents)]
@@ -99,6 +107,7 @@ else:  # the same aliases without importing the storage modules
     ParseRequests = Annotated[Any, Depends(get_parse_queue)]
     Events = Annotated[Any, Depends(get_events)]
     DeletionJobs = Annotated[Any, Depends(get_deletion_jobs)]
+    Rebuilds = Annotated[Any, Depends(get_index_rebuilds)]
 
 __all__ = [
     "Cleanup", "Datasets", "DeletionJobs", "Documents", "Events", "Files", "ParseRequests", "Runs", "TenantId",
