@@ -98,14 +98,18 @@ def test_orphaned_uploads_are_reclaimed_and_claimed_ones_kept(local_stack, tenan
 
 
 def count_dynamodb_calls(monkeypatch):
-    """Record the DynamoDB operations made in this process from now on."""
+    """Record the DynamoDB operations this thread makes from now on (the session stack's pollers
+    run functions in other threads of the process: their calls are not the test's)."""
+    import threading
+
     import botocore.client
 
     calls: list[str] = []
     original = botocore.client.BaseClient._make_api_call
+    test_thread = threading.get_ident()
 
     def recording(self, operation, params):
-        if self.meta.service_model.service_name == "dynamodb":
+        if self.meta.service_model.service_name == "dynamodb" and threading.get_ident() == test_thread:
             calls.append(operation)
         return original(self, operation, params)
 
