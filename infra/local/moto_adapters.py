@@ -619,9 +619,14 @@ def uninstall() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    owners = {"DynamoDBBackend": DynamoDBBackend, "Table": Table, "ActionResult": ActionResult}
     with _install_lock:
-        for name, value in _originals.items():
-            owner, attr = name.split(".")
-            setattr(owners[owner], attr, value)
-        _originals.clear()
+        restore(_originals, [DynamoDBBackend, Table, ActionResult])
+
+
+def restore(originals: dict[str, Any], owners: list[type]) -> None:
+    """Set back every `Owner.attribute` recorded in `originals` (held under the caller's lock)."""
+    by_name = {owner.__name__: owner for owner in owners}
+    for name, value in originals.items():
+        owner, attr = name.split(".")
+        setattr(by_name[owner], attr, value)
+    originals.clear()

@@ -141,9 +141,7 @@ def uninstall() -> None:
     """Put moto's own methods back (tests compare the two)."""
     from moto.sqs.models import Message, Queue, SQSBackend
 
-    owners = {"Message": Message, "Queue": Queue, "SQSBackend": SQSBackend}
+    from infra.local.moto_adapters import restore
+
     with _install_lock:
-        for name, value in _originals.items():
-            owner, attr = name.split(".")
-            setattr(owners[owner], attr, value)
-        _originals.clear()
+        restore(_originals, [Message, Queue, SQSBackend])

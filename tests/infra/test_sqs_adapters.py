@@ -121,3 +121,17 @@ def test_a_delayed_message_waits_out_its_delay(sqs):
     answer = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)
 
     assert [m["Body"] for m in answer["Messages"]] == ["later"]
+
+
+def test_uninstall_puts_motos_code_back_and_install_applies_it_again(sqs):
+    from moto.sqs.models import Queue, SQSBackend
+
+    adapted_receive = SQSBackend.receive_message
+    sqs_adapters.uninstall()
+    try:
+        assert SQSBackend.receive_message is adapted_receive.__wrapped__
+        assert Queue.__dict__["messages"].fget is not sqs_adapters._messages
+    finally:
+        sqs_adapters.install()
+    assert Queue.__dict__["messages"].fget is sqs_adapters._messages
+    assert SQSBackend.receive_message.__wrapped__ is adapted_receive.__wrapped__
