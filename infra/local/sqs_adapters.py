@@ -138,7 +138,8 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Put moto's own methods back (tests compare the two)."""
+    """Put back what `install()` replaced. A wrapper another module added on top since (the
+    persistence journal's hooks) goes too: call it only where no local stack runs."""
     from moto.sqs.models import Message, Queue, SQSBackend
 
     from infra.local.moto_adapters import restore

@@ -123,15 +123,23 @@ def test_a_delayed_message_waits_out_its_delay(sqs):
     assert [m["Body"] for m in answer["Messages"]] == ["later"]
 
 
-def test_uninstall_puts_motos_code_back_and_install_applies_it_again(sqs):
-    from moto.sqs.models import Queue, SQSBackend
+def test_restore_sets_back_exactly_what_was_recorded():
+    # (On a throwaway class: uninstalling the live adapters would also drop whatever a local stack
+    # in this process wrapped around them since, such as the persistence journal's hooks.)
+    from infra.local.moto_adapters import restore
 
-    adapted_receive = SQSBackend.receive_message
-    sqs_adapters.uninstall()
-    try:
-        assert SQSBackend.receive_message is adapted_receive.__wrapped__
-        assert Queue.__dict__["messages"].fget is not sqs_adapters._messages
-    finally:
-        sqs_adapters.install()
-    assert Queue.__dict__["messages"].fget is sqs_adapters._messages
-    assert SQSBackend.receive_message.__wrapped__ is adapted_receive.__wrapped__
+    class Backend:
+        def receive(self):
+            return "moto"
+
+        def other(self):
+            return "untouched"
+
+    originals = {"Backend.receive": Backend.receive}
+    Backend.receive = lambda self: "adapted"  # type: ignore[method-assign]
+    Backend.other = lambda self: "patched by someone else"  # type: ignore[method-assign]
+
+    restore(originals, [Backend])
+
+    assert Backend().receive() == "moto" and originals == {}
+    assert Backend().other() == "patched by someone else"
