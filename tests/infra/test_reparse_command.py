@@ -17,7 +17,7 @@ def test_the_report_on_stdout_is_only_the_report(live: Any, tmp_path, monkeypatc
     level, stream = logger.log_level, logger.registered_handler.stream  # type: ignore[attr-defined]
     # What the stack's own background functions print (their metrics) is not the command's: let
     # earlier tests' work (parses, indexing) finish before capturing.
-    assert live.workers.wait_idle(timeout=180)
+    assert live.workers.wait_idle(timeout=400)  # a full 2-worker run can leave minutes of indexing
     capfd.readouterr()
     try:
         assert reparse.main(["--local"]) == 0
