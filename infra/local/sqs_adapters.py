@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 _originals: dict[str, Any] = {}
@@ -89,30 +90,28 @@ def _long_polling(original: Any) -> Any:
     return receive_message
 
 
-def _waking(original: Any) -> Any:
+def _waking(original: Any, queue_of: Callable[..., Any]) -> Any:
+    """`original`, then wake the receives waiting on the queue it changed (`queue_of(self, *args)`)."""
+
     def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return original(self, *args, **kwargs)
         finally:
-            with self._messages_lock:
-                self._messages_lock.notify_all()
+            queue = queue_of(self, *args)
+            if queue is not None:
+                with queue._messages_lock:
+                    queue._messages_lock.notify_all()
 
     wrapped.__wrapped__ = original  # type: ignore[attr-defined]
     return wrapped
 
 
-def _waking_backend(original: Any) -> Any:
-    def change_message_visibility(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return original(self, queue_name, *args, **kwargs)
-        finally:
-            queue = self.queues.get(queue_name)
-            if queue is not None:
-                with queue._messages_lock:
-                    queue._messages_lock.notify_all()
+def _the_queue_itself(queue: Any, *_: Any) -> Any:
+    return queue
 
-    change_message_visibility.__wrapped__ = original  # type: ignore[attr-defined]
-    return change_message_visibility
+
+def _the_named_queue(backend: Any, queue_name: str, *_: Any) -> Any:
+    return backend.queues.get(queue_name)
 
 
 def install() -> None:
@@ -133,8 +132,8 @@ def install() -> None:
         Queue.messages = property(_messages)  # type: ignore[method-assign,assignment]
         # Wraps what is there (the persistence journal's hook, when it came first), not moto's own.
         SQSBackend.receive_message = _long_polling(SQSBackend.receive_message)  # type: ignore[method-assign]
-        Queue.delete_message = _waking(Queue.delete_message)  # type: ignore[method-assign]
-        SQSBackend.change_message_visibility = _waking_backend(SQSBackend.change_message_visibility)  # type: ignore[method-assign]
+        Queue.delete_message = _waking(Queue.delete_message, _the_queue_itself)  # type: ignore[method-assign]
+        SQSBackend.change_message_visibility = _waking(SQSBackend.change_message_visibility, _the_named_queue)  # type: ignore[method-assign]
 
 
 def uninstall() -> None:

@@ -126,7 +126,7 @@ def test_a_reparse_replaces_the_documents_chunks_and_leaves_other_documents_alon
     assert index.count() == 3
     found = ids(index.search("presigned URL buckets", document_ids=None, candidates=50))
     assert "s3" not in found and "other" in found
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a chunk of doc-a names another document"):
         index.replace_document("doc-a", [chunk(index, "x", "doc-b", "wrong document")])
     assert index.replace_document("doc-a", []) == 0 and index.count() == 1
 

@@ -255,7 +255,7 @@ class DatasetIndex:
         a batch of one dataset's parses waits on, so a batch is one commit, not one per document."""
         for document_id, chunks in chunks_by_document.items():
             if any(chunk.document_id != document_id for chunk in chunks):
-                raise ValueError("replace_document: every chunk must belong to the document replaced")
+                raise ValueError(f"replace_documents: a chunk of {document_id} names another document")
         document_ids = sorted(chunks_by_document)
         written = 0
         for start in range(0, len(document_ids), _FILTER_CHUNK):
