@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.local import moto_adapters, s3_adapters, sqs_adapters
+from infra.local import moto_adapters, s3_adapters, server_adapters, sqs_adapters
 from infra.local.persistence import LocalState, RestoreReport
 from infra.local.template import (
     BUCKET_TYPE,
@@ -273,6 +273,7 @@ class LocalStack:
             moto_adapters.install()
             sqs_adapters.install()
             s3_adapters.install()
+            server_adapters.install()
             from moto.core.base_backend import AccountSpecificBackend
 
             with _without_aws_profile():  # moto makes (and keeps) one boto3 session for its region lists
