@@ -494,8 +494,10 @@ class _Merger:
         punctuation = [ends[k] for k in glued]
         words = [texts[k + 1][: heads[k]] for k in glued]
         count = _counter()
+        # A few punctuation characters recur: each is counted once.
+        punctuation_counts = {mark: count(mark) for mark in set(punctuation)}
         joined = map(count, map(operator.add, punctuation, words))
-        apart = map(operator.add, map(count, punctuation), map(count, words))
+        apart = map(operator.add, map(punctuation_counts.__getitem__, punctuation), map(count, words))
         for k, delta in zip(glued, map(operator.sub, joined, apart), strict=True):
             extras[k] = delta
         return extras, heads, tails
