@@ -91,13 +91,14 @@ def _long_polling(original: Any) -> Any:
 
 
 def _waking(original: Any, queue_of: Callable[..., Any]) -> Any:
-    """`original`, then wake the receives waiting on the queue it changed (`queue_of(self, *args)`)."""
+    """`original`, then wake the receives waiting on the queue it changed (`queue_of`, called with
+    the same arguments: moto passes some by keyword)."""
 
     def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return original(self, *args, **kwargs)
         finally:
-            queue = queue_of(self, *args)
+            queue = queue_of(self, *args, **kwargs)
             if queue is not None:
                 with queue._messages_lock:
                     queue._messages_lock.notify_all()
@@ -106,11 +107,11 @@ def _waking(original: Any, queue_of: Callable[..., Any]) -> Any:
     return wrapped
 
 
-def _the_queue_itself(queue: Any, *_: Any) -> Any:
+def _the_queue_itself(queue: Any, *_: Any, **__: Any) -> Any:
     return queue
 
 
-def _the_named_queue(backend: Any, queue_name: str, *_: Any) -> Any:
+def _the_named_queue(backend: Any, queue_name: str, *_: Any, **__: Any) -> Any:
     return backend.queues.get(queue_name)
 
 

@@ -143,3 +143,17 @@ def test_restore_sets_back_exactly_what_was_recorded():
 
     assert Backend().receive() == "moto" and originals == {}
     assert Backend().other() == "patched by someone else"
+
+
+def test_a_batch_visibility_change_frees_its_group_at_once(sqs):
+    # moto's ChangeMessageVisibilityBatch calls the backend with keyword arguments.
+    url = _fifo(sqs, "batch-visibility")
+    for body in ("first", "second"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="dataset-1")
+    [held] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    answer = sqs.change_message_visibility_batch(
+        QueueUrl=url, Entries=[{"Id": "0", "ReceiptHandle": held["ReceiptHandle"], "VisibilityTimeout": 0}]
+    )
+    assert answer.get("Failed", []) == [] and [e["Id"] for e in answer["Successful"]] == ["0"]
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=2)["Messages"]
+    assert [m["Body"] for m in again] == ["first"]
