@@ -2,34 +2,41 @@
 it answers, from memory or from the on-disk body, and answers every Range form as S3 (and moto)
 does: a byte range, an open range, a suffix, and the whole object for what it cannot apply."""
 
-import os
+import random
 import threading
 import uuid
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from infra.local import persistence
 from infra.local.s3_adapters import RangeReadableBody
 
 SIZE = 3 * 1024 * 1024
-BODY = os.urandom(SIZE)
+BODY = random.Random(14).randbytes(SIZE)  # the same in every xdist worker: it is in the test ids
 
 
 @pytest.fixture(scope="module")
 def stored(local_stack):
-    """A 3 MiB object in a bucket of its own, on the session's local stack (over HTTP, as
-    LanceDB's object store reaches it)."""
+    """A 3 MiB object in a bucket of its own, on the session's local stack."""
     s3 = local_stack.client("s3")
     bucket = f"ranges-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="table/data.lance", Body=BODY)
-    return s3, bucket, "table/data.lance"
+    return s3, bucket, "table/data.lance", local_stack.endpoint_url
 
 
-def _get(s3, bucket, key, byte_range):
-    answer = s3.get_object(Bucket=bucket, Key=key, Range=byte_range)
-    return answer["ResponseMetadata"]["HTTPStatusCode"], answer.get("ContentRange"), answer["Body"].read()
+def _get(stored, byte_range, transport):
+    """(status, Content-Range, body) of a ranged GET: through boto3 (in-process, as the functions
+    call) or over HTTP to the stack's server (as LanceDB's object store and any other client do)."""
+    s3, bucket, key, _ = stored
+    if transport == "boto3":
+        answer = s3.get_object(Bucket=bucket, Key=key, Range=byte_range)
+        return answer["ResponseMetadata"]["HTTPStatusCode"], answer.get("ContentRange"), answer["Body"].read()
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+    answer = requests.get(url, headers={"Range": byte_range}, timeout=30)
+    return answer.status_code, answer.headers.get("Content-Range"), answer.content
 
 
 @pytest.mark.parametrize(
@@ -43,17 +50,22 @@ def _get(s3, bucket, key, byte_range):
         ("bytes=0-1,5-6", 200, None, BODY),  # S3 answers a multi-range with the whole object
         ("bytes=x-y", 200, None, BODY),  # and an unparseable range too
     ],
+    ids=["first bytes", "middle", "open end", "suffix", "end past the size", "multi-range", "unparseable"],
 )
-def test_every_range_form_answers_as_s3_does(stored, byte_range, status, content_range, expected):
-    s3, bucket, key = stored
-    assert _get(s3, bucket, key, byte_range) == (status, content_range, expected)
+@pytest.mark.parametrize("transport", ["boto3", "http"])
+def test_every_range_form_answers_as_s3_does(stored, byte_range, status, content_range, expected, transport):
+    assert _get(stored, byte_range, transport) == (status, content_range, expected)
 
 
 def test_a_range_past_the_end_is_refused_as_s3_refuses_it(stored):
-    s3, bucket, key = stored
+    s3, bucket, key, endpoint = stored
     with pytest.raises(ClientError) as refused:
         s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={SIZE}-")
     assert refused.value.response["Error"]["Code"] == "InvalidRange"
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+    assert url.startswith(endpoint)
+    over_http = requests.get(url, headers={"Range": f"bytes={SIZE}-"}, timeout=30)
+    assert over_http.status_code == 416 and b"InvalidRange" in over_http.content
 
 
 class _CountingBuffer:
@@ -74,15 +86,16 @@ class _CountingBuffer:
         return getattr(self.inner, name)
 
 
-def test_a_ranged_read_reads_only_its_range(stored):
+@pytest.mark.parametrize("transport", ["boto3", "http"])
+def test_a_ranged_read_reads_only_its_range(stored, transport):
     from moto.s3.models import s3_backends
 
-    s3, bucket, key = stored
+    s3, bucket, key, _ = stored
     fake_key = s3_backends["123456789012"]["aws"].buckets[bucket].keys[key]
     counting = _CountingBuffer(fake_key._value_buffer)
     fake_key._value_buffer = counting
     try:
-        assert _get(s3, bucket, key, "bytes=4096-8191")[2] == BODY[4096:8192]
+        assert _get(stored, "bytes=4096-8191", transport)[2] == BODY[4096:8192]
         assert counting.reads and max(counting.reads) == 4096  # moto's own code reads all 3 MiB
         counting.reads.clear()
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == BODY  # a plain GET is whole
