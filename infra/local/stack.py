@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.local import moto_adapters, s3_adapters, server_adapters, sqs_adapters
+from infra.local import in_process, moto_adapters, s3_adapters, server_adapters, sqs_adapters
 from infra.local.persistence import LocalState, RestoreReport
 from infra.local.template import (
     BUCKET_TYPE,
@@ -286,6 +286,8 @@ class LocalStack:
             host, port = self._server.get_host_and_port()
             self.port = port
             self.endpoint_url = f"http://{host}:{port}"
+            if in_process.enabled():  # this process's botocore calls skip the sockets (in_process.py)
+                in_process.register(self.endpoint_url)
             self._started = True
         try:
             self._plan()
@@ -322,6 +324,7 @@ class LocalStack:
                 self._delete_resources()
         finally:
             self._restore_environ()
+            in_process.unregister(self.endpoint_url)
             if self._server is not None:
                 self._server.stop()
                 self._server = None
