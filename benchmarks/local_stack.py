@@ -151,15 +151,21 @@ def restart(result: SectionResult, n_docs: int) -> None:
 
 def run(quick: bool = False) -> SectionResult:
     result = SectionResult("local_stack", TITLE)
-    sizes = [200] if quick else [200, 1000, 5000]
+    # KB_BENCH_LOCAL_STACK_SIZES=200,1000 (a shorter run; the first size is the baseline).
+    sizes = (
+        [200] if quick else [int(n) for n in os.environ.get("KB_BENCH_LOCAL_STACK_SIZES", "200,1000,5000").split(",")]
+    )
     guarded(
         "local throughput",
         lambda: throughput(result, sizes),
         lambda m: result.bars.append(bar("end-to-end throughput", "measured", m, None)),
     )
-    guarded(
-        "local restart",
-        lambda: restart(result, 2000 if quick else 10_000),
-        lambda m: result.bars.append(bar("restart", "measured", m, None)),
-    )
+    # KB_BENCH_LOCAL_RESTART_DOCUMENTS=0 skips part B.
+    kept = 2000 if quick else int(os.environ.get("KB_BENCH_LOCAL_RESTART_DOCUMENTS", "10000"))
+    if kept:
+        guarded(
+            "local restart",
+            lambda: restart(result, kept),
+            lambda m: result.bars.append(bar("restart", "measured", m, None)),
+        )
     return result
