@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from kb_ingest.domain.parsing._pdf import Line, _Dehyphenator, furniture, join_fragments, reading_order
+from kb_ingest.domain.parsing._pdf import (
+    Line,
+    _Dehyphenator,
+    _PackedPage,
+    _Page,
+    furniture,
+    join_fragments,
+    reading_order,
+)
 
 WIDTH, HEIGHT = 600.0, 800.0
 
@@ -53,3 +61,15 @@ def test_hyphens_are_removed_only_where_the_word_is_one_word():
     assert dehyphenate.join("hyphen", "ation")  # a break point LibreOffice's patterns allow
     words["self-attention"] = 1
     assert not dehyphenate.join("self", "attention")  # the document writes it with the hyphen
+
+
+def test_a_page_kept_for_the_second_pass_gives_back_the_same_lines():
+    lines = [
+        Line("Résumé — 한국어 텍스트 ﬁ", 50.25, 310.125, 790.5, 780.0625, 10.4375),
+        Line("", 0.0, 0.0, 0.0, 0.0, 0.0),
+        Line("x\ufffey and a tab\there", -12.5, 1e6, 1 / 3, -2.0, 7.1),
+    ]
+    packed = _PackedPage.pack(_Page(7, lines, WIDTH, HEIGHT, False))
+    assert (packed.number, packed.width, packed.height, packed.scanned) == (7, WIDTH, HEIGHT, False)
+    assert packed.lines() == lines
+    assert _PackedPage.pack(_Page(1, [], WIDTH, HEIGHT, True)).lines() == []

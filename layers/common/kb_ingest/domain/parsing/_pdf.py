@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import ctypes
 import re
+import zlib
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -275,15 +277,30 @@ def _furniture_key(line: Line, height: float) -> str | None:
     return _DIGITS_RE.sub("#", line.text.strip().lower())
 
 
+class _Furniture:
+    """Counts, page by page, the pages each margin line appears on (see ``furniture``)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.pages = 0
+
+    def add(self, lines: list[Line], height: float) -> None:
+        self.pages += 1
+        self.counts.update({key for line in lines if (key := _furniture_key(line, height))})
+
+    def repeated(self) -> set[str]:
+        if self.pages < 2:
+            return set()
+        needed = max(2, self.pages // 2)
+        return {key for key, count in self.counts.items() if count >= needed}
+
+
 def furniture(pages: list[tuple[list[Line], float]]) -> set[str]:
     """Margin lines repeated on at least half the pages (and on at least two): headers, footers."""
-    if len(pages) < 2:
-        return set()
-    counts: Counter[str] = Counter()
+    seen = _Furniture()
     for lines, height in pages:
-        counts.update({key for line in lines if (key := _furniture_key(line, height))})
-    needed = max(2, len(pages) // 2)
-    return {key for key, count in counts.items() if count >= needed}
+        seen.add(lines, height)
+    return seen.repeated()
 
 
 def _is_page_number(line: Line, height: float) -> bool:
@@ -401,6 +418,44 @@ class _Page:
     scanned: bool
 
 
+_PACK_WBITS = 12
+
+
+@dataclass(slots=True)
+class _PackedPage:
+    """A read page held until the whole document has been read: its lines' text and boxes in one
+    zlib-compressed buffer (Line objects take about 330 bytes a line, a few times the compressed PDF)."""
+
+    number: int
+    width: float
+    height: float
+    scanned: bool
+    count: int
+    packed: bytes
+
+    @classmethod
+    def pack(cls, page: _Page) -> _PackedPage:
+        boxes = array("d")
+        for line in page.lines:
+            boxes.extend((line.x0, line.x1, line.top, line.bottom, line.size))
+        # Line texts hold no "\n" (PDFium's text is split at line breaks, fragments joined with spaces).
+        text = "\n".join(line.text for line in page.lines).encode("utf-8", "surrogatepass")
+        # Fast compression with a 4 KiB window: zlib's default state is 256 KiB a call, here 70.
+        deflate = zlib.compressobj(1, zlib.DEFLATED, _PACK_WBITS, 5)
+        packed = deflate.compress(boxes.tobytes() + text) + deflate.flush()
+        return cls(page.number, page.width, page.height, page.scanned, len(page.lines), packed)
+
+    def lines(self) -> list[Line]:
+        if not self.count:
+            return []
+        raw = zlib.decompress(self.packed, _PACK_WBITS)
+        split = 5 * 8 * self.count
+        boxes = array("d")
+        boxes.frombytes(raw[:split])
+        texts = raw[split:].decode("utf-8", "surrogatepass").split("\n")
+        return [Line(text, *boxes[5 * i : 5 * i + 5]) for i, text in enumerate(texts)]
+
+
 def _has_pictures(page: Any) -> bool:
     import pypdfium2.raw as raw
 
@@ -475,20 +530,24 @@ def _extract(
             f"This PDF has {len(selected):,} pages to read, more than the {limits.max_pages:,} this "
             "deployment reads at once; choose a page range or split the file."
         )
-    # Every page's lines first: headers and footers are found by comparing pages, and the
-    # document's own words are the first dictionary for hyphenation. Text is small next to the file.
-    read: list[_Page] = []
+    # Every page is read first: headers and footers are found by comparing pages, and the
+    # document's own words are the first dictionary for hyphenation. What the second pass needs
+    # of each page is kept compressed (``_PackedPage``), so memory stays a fraction of the text.
+    read: list[_PackedPage] = []
     failures = 0
+    margins = _Furniture()
+    words: Counter[str] = Counter()
+    sizes: Counter[int] = Counter()
     for number in selected:
         deadline.check()
         try:
-            read.append(_read_page(pdf, number))
+            current = _read_page(pdf, number)
         except Exception:
             failures += 1  # one broken page does not lose the rest of the document
-    repeated = furniture([(page.lines, page.height) for page in read if not page.scanned])
-    words: Counter[str] = Counter()
-    for page in read:
-        for line in page.lines:
+            continue
+        if not current.scanned:
+            margins.add(current.lines, current.height)
+        for line in current.lines:
             # The pieces of a word broken at a line end are not words of the document.
             text = line.text
             if "\ufffe" in text:
@@ -497,11 +556,10 @@ def _extract(
             if found and _ends_hyphenated(text):
                 found.pop()
             words.update(map(str.lower, found))
-    dehyphenate = _Dehyphenator(words)
-    sizes: Counter[int] = Counter()
-    for page in read:
-        for line in page.lines:
             sizes[round(line.size)] += len(line.text)
+        read.append(_PackedPage.pack(current))
+    repeated = margins.repeated()
+    dehyphenate = _Dehyphenator(words)
     body_size = float(sizes.most_common(1)[0][0]) if sizes else 10.0
     # Heading levels: the largest font above the body's is level 1, the next level 2, ...
     # (Vertical text, such as arXiv's margin stamp, has a tall box and is no heading.)
@@ -523,11 +581,12 @@ def _extract(
                 found_text = True
                 yield block
             continue
+        lines = page.lines()
         body = [
             line
-            for line in page.lines
+            for line in lines
             if _furniture_key(line, page.height) not in repeated and not _is_page_number(line, page.height)
-        ] or page.lines  # a page of nothing but margin lines keeps them: they are its content
+        ] or lines  # a page of nothing but margin lines keeps them: they are its content
         for group, heading in paragraphs(reading_order(body, page.width), body_size):
             text = _paragraph_text(group, dehyphenate).strip()
             if not text:
