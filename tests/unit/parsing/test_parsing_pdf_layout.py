@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from parsing_helpers import corpus_bytes
+
 from kb_ingest.domain.parsing._pdf import (
     Line,
     _Dehyphenator,
@@ -73,3 +75,19 @@ def test_a_page_kept_for_the_second_pass_gives_back_the_same_lines():
     assert (packed.number, packed.width, packed.height, packed.scanned) == (7, WIDTH, HEIGHT, False)
     assert packed.lines() == lines
     assert _PackedPage.pack(_Page(1, [], WIDTH, HEIGHT, True)).lines() == []
+
+
+def test_page_text_is_the_text_pypdfium2_reads():
+    import pypdfium2 as pdfium
+
+    from kb_ingest.domain.parsing._pdf import _page_text
+
+    for name in ("multi-column-2p.pdf", "korean-text-with-tables.pdf", "layout-parser-paper-fast.pdf"):
+        pdf = pdfium.PdfDocument(corpus_bytes(name))
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            assert _page_text(textpage) == textpage.get_text_range(errors="ignore"), (name, index)
+            textpage.close()
+            page.close()
+        pdf.close()

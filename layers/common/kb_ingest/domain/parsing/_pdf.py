@@ -21,6 +21,7 @@ scanned PDF fails with a message that says so.
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import re
 import zlib
@@ -132,6 +133,32 @@ def _open(data: bytes) -> Any:
 # --- one page's lines ------------------------------------------------------------------------------
 
 
+def _page_text(textpage: Any) -> str:
+    """The page's text, as ``textpage.get_text_range(errors="ignore")`` gives it.
+
+    pypdfium2 reads it into a ``ctypes.c_ushort * length`` buffer, and ctypes keeps every array
+    type it makes for the life of the process: one type (about 2 KB) for each page length ever
+    seen, a few hundred KB per long document. The buffer here is rounded up to a power of two.
+    """
+    import pypdfium2.raw as raw
+
+    chars = raw.FPDFText_CountChars(textpage)
+    if chars == -1:
+        raise RuntimeError("Failed to get character count.")
+    # The first and last characters that are in the text (PDFium may leave some out).
+    first, last = 0, chars - 1
+    while first <= last and (start := raw.FPDFText_GetTextIndexFromCharIndex(textpage, first)) == -1:
+        first += 1
+    while first <= last and (end := raw.FPDFText_GetTextIndexFromCharIndex(textpage, last)) == -1:
+        last -= 1
+    if first > last:
+        return ""
+    wanted = end + 2 - start  # with the NUL terminator
+    buffer = (ctypes.c_ushort * (1 << (wanted - 1).bit_length()))()
+    written = raw.FPDFText_GetText(textpage, first, last + 1 - first, buffer)
+    return codecs.decode(memoryview(buffer)[: written - 1], "utf-16-le", errors="ignore")
+
+
 def _page_lines(textpage: Any) -> list[Line]:
     """The page's lines as PDFium gives them, each with the box of its first and last character.
 
@@ -140,7 +167,7 @@ def _page_lines(textpage: Any) -> list[Line]:
     """
     import pypdfium2.raw as raw
 
-    text = textpage.get_text_range(errors="ignore")
+    text = _page_text(textpage)
     if not text.strip():
         return []
     left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
