@@ -9,8 +9,8 @@ from parsing_helpers import corpus_bytes
 from kb_ingest.domain.parsing._pdf import (
     Line,
     _Dehyphenator,
-    _PackedPage,
     _Page,
+    _PageStore,
     furniture,
     join_fragments,
     reading_order,
@@ -65,16 +65,22 @@ def test_hyphens_are_removed_only_where_the_word_is_one_word():
     assert not dehyphenate.join("self", "attention")  # the document writes it with the hyphen
 
 
-def test_a_page_kept_for_the_second_pass_gives_back_the_same_lines():
+def test_pages_kept_for_the_second_pass_give_back_the_same_lines():
     lines = [
         Line("Résumé — 한국어 텍스트 ﬁ", 50.25, 310.125, 790.5, 780.0625, 10.4375),
         Line("", 0.0, 0.0, 0.0, 0.0, 0.0),
         Line("x\ufffey and a tab\there", -12.5, 1e6, 1 / 3, -2.0, 7.1),
     ]
-    packed = _PackedPage.pack(_Page(7, lines, WIDTH, HEIGHT, False))
-    assert (packed.number, packed.width, packed.height, packed.scanned) == (7, WIDTH, HEIGHT, False)
-    assert packed.lines() == lines
-    assert _PackedPage.pack(_Page(1, [], WIDTH, HEIGHT, True)).lines() == []
+    pages = [_Page(7, lines, WIDTH, HEIGHT, False), _Page(8, [], WIDTH, HEIGHT, True)]
+    pages += [
+        _Page(9 + n, [line(f"line {n} {i} " * 9, 50, 700 - i) for i in range(40)], 612, 792, False) for n in range(9)
+    ]
+    store = _PageStore()
+    for page in pages:
+        store.add(page)
+    back = [(p.number, p.width, p.height, p.scanned, got) for p, got in store]
+    assert back == [(p.number, p.width, p.height, p.scanned, p.lines) for p in pages]
+    assert all(not p.packed for p in store.pages)  # let go once read back
 
 
 def test_page_text_is_the_text_pypdfium2_reads():

@@ -445,13 +445,12 @@ class _Page:
     scanned: bool
 
 
-_PACK_WBITS = 12
+_STORE_WBITS = 13  # an 8 KiB window: about two pages of text
 
 
 @dataclass(slots=True)
 class _PackedPage:
-    """A read page held until the whole document has been read: its lines' text and boxes in one
-    zlib-compressed buffer (Line objects take about 330 bytes a line, a few times the compressed PDF)."""
+    """A page read in the first pass: its size, and its lines as a piece of the ``_PageStore`` stream."""
 
     number: int
     width: float
@@ -460,27 +459,49 @@ class _PackedPage:
     count: int
     packed: bytes
 
-    @classmethod
-    def pack(cls, page: _Page) -> _PackedPage:
-        boxes = array("d")
-        for line in page.lines:
-            boxes.extend((line.x0, line.x1, line.top, line.bottom, line.size))
-        # Line texts hold no "\n" (PDFium's text is split at line breaks, fragments joined with spaces).
-        text = "\n".join(line.text for line in page.lines).encode("utf-8", "surrogatepass")
-        # Fast compression with a 4 KiB window: zlib's default state is 256 KiB a call, here 70.
-        deflate = zlib.compressobj(1, zlib.DEFLATED, _PACK_WBITS, 5)
-        packed = deflate.compress(boxes.tobytes() + text) + deflate.flush()
-        return cls(page.number, page.width, page.height, page.scanned, len(page.lines), packed)
 
-    def lines(self) -> list[Line]:
-        if not self.count:
-            return []
-        raw = zlib.decompress(self.packed, _PACK_WBITS)
-        split = 5 * 8 * self.count
-        boxes = array("d")
-        boxes.frombytes(raw[:split])
-        texts = raw[split:].decode("utf-8", "surrogatepass").split("\n")
-        return [Line(text, *boxes[5 * i : 5 * i + 5]) for i, text in enumerate(texts)]
+class _PageStore:
+    """The pages of the first pass, their lines deflated as one stream page after page, and
+    inflated in the same order in the second.
+
+    Line objects take about 330 bytes a line, several times a compressed PDF's size; the stream
+    of the lines' texts and boxes (doubles, a column for each field) takes about half the text.
+    zlib at level 1 with an 8 KiB window and a small hash table holds 100 KiB of state for the
+    whole pass, where its defaults hold 256 KiB.
+    """
+
+    def __init__(self) -> None:
+        self.pages: list[_PackedPage] = []
+        self._deflate: Any = zlib.compressobj(1, zlib.DEFLATED, _STORE_WBITS, 6)
+
+    def add(self, page: _Page) -> None:
+        lines = page.lines
+        boxes = array("d", [line.x0 for line in lines])
+        boxes.extend([line.x1 for line in lines])
+        boxes.extend([line.top for line in lines])
+        boxes.extend([line.bottom for line in lines])
+        boxes.extend([line.size for line in lines])
+        # Line texts hold no "\n" (PDFium's text is split at line breaks, fragments joined with spaces).
+        text = "\n".join([line.text for line in lines]).encode("utf-8", "surrogatepass")
+        packed = self._deflate.compress(boxes.tobytes() + text) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
+        self.pages.append(_PackedPage(page.number, page.width, page.height, page.scanned, len(lines), packed))
+
+    def __iter__(self) -> Iterator[tuple[_PackedPage, list[Line]]]:
+        """Each page with its lines, once, in the order they were added."""
+        self._deflate = None
+        inflate = zlib.decompressobj(_STORE_WBITS)
+        for page in self.pages:
+            raw = inflate.decompress(page.packed)
+            page.packed = b""  # a page read back is let go
+            n = page.count
+            if not n:
+                yield page, []
+                continue
+            boxes = array("d")
+            boxes.frombytes(raw[: 40 * n])
+            texts = raw[40 * n :].decode("utf-8", "surrogatepass").split("\n")
+            columns = (boxes[i * n : (i + 1) * n] for i in range(5))
+            yield page, list(map(Line, texts, *columns))
 
 
 def _has_pictures(page: Any) -> bool:
@@ -559,8 +580,8 @@ def _extract(
         )
     # Every page is read first: headers and footers are found by comparing pages, and the
     # document's own words are the first dictionary for hyphenation. What the second pass needs
-    # of each page is kept compressed (``_PackedPage``), so memory stays a fraction of the text.
-    read: list[_PackedPage] = []
+    # of each page is kept compressed (``_PageStore``), so memory stays a fraction of the text.
+    read = _PageStore()
     failures = 0
     margins = _Furniture()
     words: Counter[str] = Counter()
@@ -584,7 +605,7 @@ def _extract(
                 found.pop()
             words.update(map(str.lower, found))
             sizes[round(line.size)] += len(line.text)
-        read.append(_PackedPage.pack(current))
+        read.add(current)
     repeated = margins.repeated()
     dehyphenate = _Dehyphenator(words)
     body_size = float(sizes.most_common(1)[0][0]) if sizes else 10.0
@@ -595,7 +616,7 @@ def _extract(
 
     found_text = False
     scanned_pages = 0
-    for page in read:
+    for page, lines in read:
         deadline.check()
         if page.scanned:
             scanned_pages += 1
@@ -608,7 +629,6 @@ def _extract(
                 found_text = True
                 yield block
             continue
-        lines = page.lines()
         body = [
             line
             for line in lines
@@ -627,7 +647,7 @@ def _extract(
             else:
                 yield TextBlock(text + "\n", page.number, kind="paragraph")
     if not found_text and selected:
-        if failures and not read:
+        if failures and not read.pages:
             raise CorruptDocument(damaged_message(_WHAT))
         if failures and not scanned_pages:
             raise CorruptDocument(damaged_message(_WHAT))
