@@ -222,15 +222,16 @@ def run(quick: bool = False) -> SectionResult:
 # What holds the memory, per format (the figures in the message are measured in the run).
 _MEMORY_CAUSES = {
     "text": "the text is decoded and cleaned in 1 MiB blocks, each block a str of its own beside the input bytes",
-    "PDF": "pypdf keeps every object it resolves (each page and its inflated content stream) in the reader "
-    "until the reader is dropped, so memory grows page after page although the text is streamed; the file is "
-    "compressed, so the inflated streams are several times its size. Dropping the reader's cached objects "
-    "after each page (or reading pages through short-lived readers) would hold about one page at a time",
+    "PDF": "every page is read before any is emitted (running headers and footers and the hyphenation "
+    "dictionary need the whole document); the pages' lines are held deflated until the second pass, so what "
+    "grows with the pages is that stream (about half the text's size) and the vocabulary, beside PDFium's "
+    "document",
     "DOCX": "the peak before the first chunk is what opening the package and reading word/document.xml "
     "up to the first block holds; a peak that keeps growing after it means elements are kept once read "
     "(an XML tree that is not cleared as it is walked)",
-    "XLSX": "openpyxl reads the sheet in read-only mode, but the shared-strings table is loaded whole and the "
-    "rows are structured (header detection) before rendering; the input is zipped XML",
+    "XLSX": "rows are streamed from the sheet XML and dropped once parsed; what is held whole is the "
+    "shared-strings table (openpyxl's list of every distinct string, needed for random access by index) and "
+    "the text block being filled; the input is zipped XML",
 }
 
 

@@ -348,6 +348,62 @@ def test_xlsx_values_are_formatted_as_a_user_sees_them():
     ]
 
 
+def test_xlsx_rows_are_openpyxls_read_only_rows_for_irregular_sheets():
+    """Rows left out, rows and cells without a reference, a row number repeated or going back,
+    inline and shared strings, booleans and errors: as openpyxl's read-only iter_rows reads them."""
+    import openpyxl
+
+    from kb_ingest.domain.parsing import sniff
+    from kb_ingest.domain.parsing._sheets import cell_text, raw_sheets
+    from kb_ingest.domain.parsing.model import ExtractLimits
+
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rels = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    sheet = (
+        f'<worksheet xmlns="{ns}"><sheetData>'
+        '<row r="2"><c r="B2" t="s"><v>0</v></c><c r="D2" t="inlineStr"><is><t>inline</t></is></c></row>'
+        '<row><c t="b"><v>1</v></c><c t="e"><v>#DIV/0!</v></c><c><v>2.50</v></c></row>'
+        '<row r="2"><c r="A2"><v>9</v></c></row>'
+        '<row r="6" spans="1:3"/>'
+        '<row r="8"><c r="C8" t="str"><v>text</v></c><c r="A8"><v>1</v></c></row>'
+        "</sheetData></worksheet>"
+    )
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="xml" ContentType="application/xml"/><Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/xl/'
+        'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+        'spreadsheetml.sharedStrings+xml"/></Types>',
+        "_rels/.rels": f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="r1" Type="{rels}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{ns}" xmlns:r="{rels}"><sheets><sheet name="Odd" sheetId="1" '
+        'r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        f'relationships"><Relationship Id="rId1" Type="{rels}/worksheet" Target="worksheets/sheet1.xml"/>'
+        "</Relationships>",
+        "xl/sharedStrings.xml": f'<sst xmlns="{ns}"><si><r><t>rich </t></r><r><t>text</t></r></si></sst>',
+        "xl/worksheets/sheet1.xml": sheet,
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    data = buffer.getvalue()
+
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    expected = []
+    for worksheet in workbook.worksheets:
+        worksheet.reset_dimensions()
+        expected.append((worksheet.title, list(worksheet.iter_rows(min_row=1, min_col=1, values_only=True))))
+    workbook.close()
+    count, sheets = raw_sheets(data, sniff.XLSX, ExtractLimits())
+    got = [(title, [cells for _, cells in rows]) for title, rows in sheets]
+    assert count == 1
+    assert got == [(title, [[cell_text(v) for v in values] for values in rows]) for title, rows in expected]
+    assert got[0][1][:3] == [[], ["", "rich text", "", "inline"], ["TRUE", "#DIV/0!", "2.5"]]
+
+
 def test_rows_with_their_header_titles_and_merged_headers():
     csv_text = "Quarterly report,,,\n\nRegion,Sales,,Notes\nNorth,10,12,ok\nSouth,,7\n,,,\nTotal,17,,,extra\n"
     rows = list(extract_rows(csv_text.encode(), "report.csv"))

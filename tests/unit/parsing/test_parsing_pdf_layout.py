@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 
-from kb_ingest.domain.parsing._pdf import Line, _Dehyphenator, furniture, join_fragments, reading_order
+from parsing_helpers import corpus_bytes
+
+from kb_ingest.domain.parsing._pdf import (
+    Line,
+    _Dehyphenator,
+    _Page,
+    _PageStore,
+    furniture,
+    join_fragments,
+    reading_order,
+)
 
 WIDTH, HEIGHT = 600.0, 800.0
 
@@ -53,3 +63,37 @@ def test_hyphens_are_removed_only_where_the_word_is_one_word():
     assert dehyphenate.join("hyphen", "ation")  # a break point LibreOffice's patterns allow
     words["self-attention"] = 1
     assert not dehyphenate.join("self", "attention")  # the document writes it with the hyphen
+
+
+def test_pages_kept_for_the_second_pass_give_back_the_same_lines():
+    lines = [
+        Line("Résumé — 한국어 텍스트 ﬁ", 50.25, 310.125, 790.5, 780.0625, 10.4375),
+        Line("", 0.0, 0.0, 0.0, 0.0, 0.0),
+        Line("x\ufffey and a tab\there", -12.5, 1e6, 1 / 3, -2.0, 7.1),
+    ]
+    pages = [_Page(7, lines, WIDTH, HEIGHT, False), _Page(8, [], WIDTH, HEIGHT, True)]
+    pages += [
+        _Page(9 + n, [line(f"line {n} {i} " * 9, 50, 700 - i) for i in range(40)], 612, 792, False) for n in range(9)
+    ]
+    store = _PageStore()
+    for page in pages:
+        store.add(page)
+    back = [(p.number, p.width, p.height, p.scanned, got) for p, got in store]
+    assert back == [(p.number, p.width, p.height, p.scanned, p.lines) for p in pages]
+    assert all(not p.packed for p in store.pages)  # let go once read back
+
+
+def test_page_text_is_the_text_pypdfium2_reads():
+    import pypdfium2 as pdfium
+
+    from kb_ingest.domain.parsing._pdf import _page_text
+
+    for name in ("multi-column-2p.pdf", "korean-text-with-tables.pdf", "layout-parser-paper-fast.pdf"):
+        pdf = pdfium.PdfDocument(corpus_bytes(name))
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            assert _page_text(textpage) == textpage.get_text_range(errors="ignore"), (name, index)
+            textpage.close()
+            page.close()
+        pdf.close()

@@ -21,8 +21,11 @@ scanned PDF fails with a message that says so.
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import re
+import zlib
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -130,6 +133,32 @@ def _open(data: bytes) -> Any:
 # --- one page's lines ------------------------------------------------------------------------------
 
 
+def _page_text(textpage: Any) -> str:
+    """The page's text, as ``textpage.get_text_range(errors="ignore")`` gives it.
+
+    pypdfium2 reads it into a ``ctypes.c_ushort * length`` buffer, and ctypes keeps every array
+    type it makes for the life of the process: one type (about 2 KB) for each page length ever
+    seen, a few hundred KB per long document. The buffer here is rounded up to a power of two.
+    """
+    import pypdfium2.raw as raw
+
+    chars = raw.FPDFText_CountChars(textpage)
+    if chars == -1:
+        raise RuntimeError("Failed to get character count.")
+    # The first and last characters that are in the text (PDFium may leave some out).
+    first, last = 0, chars - 1
+    while first <= last and (start := raw.FPDFText_GetTextIndexFromCharIndex(textpage, first)) == -1:
+        first += 1
+    while first <= last and (end := raw.FPDFText_GetTextIndexFromCharIndex(textpage, last)) == -1:
+        last -= 1
+    if first > last:
+        return ""
+    wanted = end + 2 - start  # with the NUL terminator
+    buffer = (ctypes.c_ushort * (1 << (wanted - 1).bit_length()))()
+    written = raw.FPDFText_GetText(textpage, first, last + 1 - first, buffer)
+    return codecs.decode(memoryview(buffer)[: written - 1], "utf-16-le", errors="ignore")
+
+
 def _page_lines(textpage: Any) -> list[Line]:
     """The page's lines as PDFium gives them, each with the box of its first and last character.
 
@@ -138,7 +167,7 @@ def _page_lines(textpage: Any) -> list[Line]:
     """
     import pypdfium2.raw as raw
 
-    text = textpage.get_text_range(errors="ignore")
+    text = _page_text(textpage)
     if not text.strip():
         return []
     left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
@@ -275,15 +304,30 @@ def _furniture_key(line: Line, height: float) -> str | None:
     return _DIGITS_RE.sub("#", line.text.strip().lower())
 
 
+class _Furniture:
+    """Counts, page by page, the pages each margin line appears on (see ``furniture``)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.pages = 0
+
+    def add(self, lines: list[Line], height: float) -> None:
+        self.pages += 1
+        self.counts.update({key for line in lines if (key := _furniture_key(line, height))})
+
+    def repeated(self) -> set[str]:
+        if self.pages < 2:
+            return set()
+        needed = max(2, self.pages // 2)
+        return {key for key, count in self.counts.items() if count >= needed}
+
+
 def furniture(pages: list[tuple[list[Line], float]]) -> set[str]:
     """Margin lines repeated on at least half the pages (and on at least two): headers, footers."""
-    if len(pages) < 2:
-        return set()
-    counts: Counter[str] = Counter()
+    seen = _Furniture()
     for lines, height in pages:
-        counts.update({key for line in lines if (key := _furniture_key(line, height))})
-    needed = max(2, len(pages) // 2)
-    return {key for key, count in counts.items() if count >= needed}
+        seen.add(lines, height)
+    return seen.repeated()
 
 
 def _is_page_number(line: Line, height: float) -> bool:
@@ -401,6 +445,65 @@ class _Page:
     scanned: bool
 
 
+_STORE_WBITS = 13  # an 8 KiB window: about two pages of text
+
+
+@dataclass(slots=True)
+class _PackedPage:
+    """A page read in the first pass: its size, and its lines as a piece of the ``_PageStore`` stream."""
+
+    number: int
+    width: float
+    height: float
+    scanned: bool
+    count: int
+    packed: bytes
+
+
+class _PageStore:
+    """The pages of the first pass, their lines deflated as one stream page after page, and
+    inflated in the same order in the second.
+
+    Line objects take about 330 bytes a line, several times a compressed PDF's size; the stream
+    of the lines' texts and boxes (doubles, a column for each field) takes about half the text.
+    zlib at level 1 with an 8 KiB window and a small hash table holds 100 KiB of state for the
+    whole pass, where its defaults hold 256 KiB.
+    """
+
+    def __init__(self) -> None:
+        self.pages: list[_PackedPage] = []
+        self._deflate: Any = zlib.compressobj(1, zlib.DEFLATED, _STORE_WBITS, 6)
+
+    def add(self, page: _Page) -> None:
+        lines = page.lines
+        boxes = array("d", [line.x0 for line in lines])
+        boxes.extend([line.x1 for line in lines])
+        boxes.extend([line.top for line in lines])
+        boxes.extend([line.bottom for line in lines])
+        boxes.extend([line.size for line in lines])
+        # Line texts hold no "\n" (PDFium's text is split at line breaks, fragments joined with spaces).
+        text = "\n".join([line.text for line in lines]).encode("utf-8", "surrogatepass")
+        packed = self._deflate.compress(boxes.tobytes() + text) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
+        self.pages.append(_PackedPage(page.number, page.width, page.height, page.scanned, len(lines), packed))
+
+    def __iter__(self) -> Iterator[tuple[_PackedPage, list[Line]]]:
+        """Each page with its lines, once, in the order they were added."""
+        self._deflate = None
+        inflate = zlib.decompressobj(_STORE_WBITS)
+        for page in self.pages:
+            raw = inflate.decompress(page.packed)
+            page.packed = b""  # a page read back is let go
+            n = page.count
+            if not n:
+                yield page, []
+                continue
+            boxes = array("d")
+            boxes.frombytes(raw[: 40 * n])
+            texts = raw[40 * n :].decode("utf-8", "surrogatepass").split("\n")
+            columns = (boxes[i * n : (i + 1) * n] for i in range(5))
+            yield page, list(map(Line, texts, *columns))
+
+
 def _has_pictures(page: Any) -> bool:
     import pypdfium2.raw as raw
 
@@ -475,20 +578,24 @@ def _extract(
             f"This PDF has {len(selected):,} pages to read, more than the {limits.max_pages:,} this "
             "deployment reads at once; choose a page range or split the file."
         )
-    # Every page's lines first: headers and footers are found by comparing pages, and the
-    # document's own words are the first dictionary for hyphenation. Text is small next to the file.
-    read: list[_Page] = []
+    # Every page is read first: headers and footers are found by comparing pages, and the
+    # document's own words are the first dictionary for hyphenation. What the second pass needs
+    # of each page is kept compressed (``_PageStore``), so memory stays a fraction of the text.
+    read = _PageStore()
     failures = 0
+    margins = _Furniture()
+    words: Counter[str] = Counter()
+    sizes: Counter[int] = Counter()
     for number in selected:
         deadline.check()
         try:
-            read.append(_read_page(pdf, number))
+            current = _read_page(pdf, number)
         except Exception:
             failures += 1  # one broken page does not lose the rest of the document
-    repeated = furniture([(page.lines, page.height) for page in read if not page.scanned])
-    words: Counter[str] = Counter()
-    for page in read:
-        for line in page.lines:
+            continue
+        if not current.scanned:
+            margins.add(current.lines, current.height)
+        for line in current.lines:
             # The pieces of a word broken at a line end are not words of the document.
             text = line.text
             if "\ufffe" in text:
@@ -497,11 +604,10 @@ def _extract(
             if found and _ends_hyphenated(text):
                 found.pop()
             words.update(map(str.lower, found))
-    dehyphenate = _Dehyphenator(words)
-    sizes: Counter[int] = Counter()
-    for page in read:
-        for line in page.lines:
             sizes[round(line.size)] += len(line.text)
+        read.add(current)
+    repeated = margins.repeated()
+    dehyphenate = _Dehyphenator(words)
     body_size = float(sizes.most_common(1)[0][0]) if sizes else 10.0
     # Heading levels: the largest font above the body's is level 1, the next level 2, ...
     # (Vertical text, such as arXiv's margin stamp, has a tall box and is no heading.)
@@ -510,7 +616,7 @@ def _extract(
 
     found_text = False
     scanned_pages = 0
-    for page in read:
+    for page, lines in read:
         deadline.check()
         if page.scanned:
             scanned_pages += 1
@@ -525,9 +631,9 @@ def _extract(
             continue
         body = [
             line
-            for line in page.lines
+            for line in lines
             if _furniture_key(line, page.height) not in repeated and not _is_page_number(line, page.height)
-        ] or page.lines  # a page of nothing but margin lines keeps them: they are its content
+        ] or lines  # a page of nothing but margin lines keeps them: they are its content
         for group, heading in paragraphs(reading_order(body, page.width), body_size):
             text = _paragraph_text(group, dehyphenate).strip()
             if not text:
@@ -541,7 +647,7 @@ def _extract(
             else:
                 yield TextBlock(text + "\n", page.number, kind="paragraph")
     if not found_text and selected:
-        if failures and not read:
+        if failures and not read.pages:
             raise CorruptDocument(damaged_message(_WHAT))
         if failures and not scanned_pages:
             raise CorruptDocument(damaged_message(_WHAT))
