@@ -38,6 +38,7 @@ _lock = threading.Lock()
 _stack_hosts: set[str] = set()  # "127.0.0.1:<port>" of each running local stack in this process
 _original_send: Any = None
 _compiled: dict[str, re.Pattern[str]] = {}
+_backends: dict[str, Any] = {}  # botocore endpoint prefix -> the moto backend whose URL patterns route it
 
 
 def enabled() -> bool:
@@ -90,27 +91,41 @@ def _pattern(url: str) -> re.Pattern[str]:
     return compiled
 
 
-def _handler_for(endpoint_prefix: str, path: str) -> Any:
-    """moto's handler for a request to this service and path, found as `BotocoreStubber` finds it:
-    against the service's AWS URL (the stack's own host matches no service pattern)."""
+def _backend_for(endpoint_prefix: str) -> Any:
+    """The moto backend serving a botocore endpoint prefix ("dynamodb", "s3", "streams.dynamodb"),
+    found as `BotocoreStubber` finds it: against the service's AWS host (the stack's own host
+    matches no service pattern). The host alone decides it, so it is looked up once per prefix."""
+    backend = _backends.get(endpoint_prefix)
+    if backend is not None:
+        return backend
     import moto.backend_index as backend_index
     import moto.backends as backends
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.core.base_backend import BackendDict
 
-    aws_url = f"https://{endpoint_prefix}.us-east-1.amazonaws.com{path}"
+    host_url = f"https://{endpoint_prefix}.us-east-1.amazonaws.com/"
     for service, pattern in backend_index.backend_url_patterns:
-        if not pattern.match(aws_url):
-            continue
-        backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
-        if isinstance(backend_dict, BackendDict):
-            regions = backend_dict[DEFAULT_ACCOUNT_ID]
-            backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
-        else:
-            backend = backend_dict["global"]
-        for url, handler in backend.urls.items():
-            if _pattern(url).match(aws_url):
-                return handler
+        if pattern.match(host_url):
+            backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
+            if isinstance(backend_dict, BackendDict):
+                regions = backend_dict[DEFAULT_ACCOUNT_ID]
+                backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+            else:
+                backend = backend_dict["global"]
+            _backends[endpoint_prefix] = backend
+            return backend
+    return None
+
+
+def _handler_for(endpoint_prefix: str, path: str) -> Any:
+    """moto's handler for a request to this service and path (its URL patterns include the host)."""
+    backend = _backend_for(endpoint_prefix)
+    if backend is None:
+        return None
+    aws_url = f"https://{endpoint_prefix}.us-east-1.amazonaws.com{path}"
+    for url, handler in backend.urls.items():
+        if _pattern(url).match(aws_url):
+            return handler
     return None
 
 
