@@ -5,6 +5,7 @@ and the transaction adapter rolls back only what a cancelled transaction touched
 import contextlib
 import json
 import random
+import threading
 import uuid
 
 import boto3
@@ -288,15 +289,20 @@ def test_item_operations_answer_the_same_bodies_as_motos_serializer(ddb, monkeyp
     plain: list[str] = []  # answers written by the adapter itself
     plain_body = moto_adapters._plain_body
 
-    def recording(result, members):
-        body = plain_body(result, members)
-        if body is not None:
+    # Only this test's calls: the session stack's pollers call moto in-process on their own threads.
+    this_thread = threading.get_ident()
+
+    def recording(result, members, *default):
+        body = plain_body(result, members, *default)
+        if body is not None and threading.get_ident() == this_thread:
             plain.append(body)
         return body
 
     monkeypatch.setattr(moto_adapters, "_plain_body", recording)
 
     def both(self, context):
+        if threading.get_ident() != this_thread:
+            return adapted(self, context)
         status, headers, body = adapted(self, context)
         own_status, own_headers, own_body = own(self, context)
         assert (status, headers["Content-Type"]) == (own_status, own_headers["Content-Type"])
