@@ -169,9 +169,12 @@ def serialize_moto_dynamodb() -> None:
     them, so the local stack serializes DynamoDB requests to behave the same; S3 and SQS are
     untouched. With the adapters in moto_adapters.py a request costs what its items cost, so the
     lock is held for well under a millisecond. Under the same lock, the items the request touched
-    are journaled (persistence.py) before the answer goes out.
+    are journaled (persistence.py) before the answer goes out. The streams' requests take the
+    same lock: the stream pollers drop records every poller has read from moto's shard
+    (streams.py), and a GetRecords must not read the shard halfway through that.
     """
     from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
     from infra.local import persistence
 
@@ -191,6 +194,13 @@ def serialize_moto_dynamodb() -> None:
 
     call_action._serialized = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    streams_call_action = DynamoDBStreamsHandler.call_action
+
+    def serialized_streams_call_action(self: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return streams_call_action(self)
+
+    DynamoDBStreamsHandler.call_action = serialized_streams_call_action  # type: ignore[method-assign]
 
 
 class LocalStack:

@@ -8,6 +8,12 @@ poller starts at the end of the stream (LATEST): moto does not keep stream recor
 restart, and the records of items the local stack restores from its journal are not changes.
 What a restart loses is repaired where AWS would have to repair it too (the index's reconcile).
 
+moto keeps every record of a stream for the life of the process (AWS trims them after 24 hours),
+each with the item's images: a long ingest held all of them. Once every poller of a table has
+read a record, it is dropped from moto's shard (`trim_read_records`), and the shard's starting
+sequence number moves past it, as a trimmed shard's does. moto also keeps every shard iterator it
+answers; a poller drops its own once it has moved past them.
+
 Per batch (up to the event's BatchSize, waiting MaximumBatchingWindowInSeconds for more), the
 function is invoked with Lambda's DynamoDB event. With ReportBatchItemFailures, the batch is
 retried from the lowest `itemIdentifier` it returns; on an error or a timeout, from its first
@@ -73,6 +79,8 @@ class StreamPoller(threading.Thread):
         self.stream_arn = ""
         self._iterator: str | None = None
         self._ready = threading.Event()
+        self.read_before: int | None = None  # the sequence number after the last record read
+        self.trimmed = 0  # records of moto's shard this poller found read by every poller and dropped
 
     # ------------------------------------------------------------ reading
     def _open(self) -> None:
@@ -88,8 +96,14 @@ class StreamPoller(threading.Thread):
     def _read(self) -> None:
         response = self.workers.stack.client("dynamodbstreams").get_records(ShardIterator=self._iterator, Limit=1000)
         # Buffered before the iterator moves on, so caught_up() never sees neither.
-        self.buffer.extend(json.loads(json.dumps(response.get("Records") or [], default=_json_default)))
-        self._iterator = response.get("NextShardIterator") or self._iterator
+        records = json.loads(json.dumps(response.get("Records") or [], default=_json_default))
+        self.buffer.extend(records)
+        used, self._iterator = self._iterator, response.get("NextShardIterator") or self._iterator
+        if used != self._iterator:
+            self._forget_iterator(used)
+        if records:
+            self.read_before = _sequence(records[-1]) + 1
+            self.trimmed += trim_read_records(self.workers, self.table_id)
 
     def caught_up(self) -> bool:
         """Every record written so far read and handled. moto's shard iterators can be read
@@ -97,7 +111,19 @@ class StreamPoller(threading.Thread):
         if not self._ready.is_set() or self.busy or self.buffer or self._iterator is None:
             return False
         streams = self.workers.stack.client("dynamodbstreams")
-        return not streams.get_records(ShardIterator=self._iterator, Limit=1).get("Records")
+        response = streams.get_records(ShardIterator=self._iterator, Limit=1)
+        if response.get("NextShardIterator") not in (None, self._iterator):
+            self._forget_iterator(response["NextShardIterator"])
+        return not response.get("Records")
+
+    def _forget_iterator(self, iterator: str | None) -> None:
+        """moto keeps every shard iterator it hands out (each GetRecords answers a new one) for the
+        life of the process: an idle poller reading ten times a second left 36,000 an hour. This
+        poller is the only user of its iterators, so the ones it is done with are dropped."""
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        stack = self.workers.stack
+        dynamodbstreams_backends[stack.account_id][stack.region].shard_iterators.pop(iterator or "", None)
 
     # ------------------------------------------------------------ the loop
     def run(self) -> None:
@@ -210,6 +236,33 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def trim_read_records(workers: BackgroundWorkers, table_id: str) -> int:
+    """Drop the records of the table's stream that every poller of it has read (they keep their
+    own copies until handled); how many were dropped. Under the DynamoDB lock, which moto's
+    writes append to the shard under, and its reads (`StreamShard.get`) are taken under too."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    from infra.local.stack import _DYNAMODB_LOCK
+
+    positions = [poller.read_before for poller in workers.streams if poller.table_id == table_id]
+    read_by_all = min((p for p in positions if p is not None), default=None)
+    if read_by_all is None or None in positions:
+        return 0
+    stack = workers.stack
+    table = dynamodb_backends[stack.account_id][stack.region].tables.get(stack.table_names.get(table_id, ""))
+    shard = getattr(table, "stream_shard", None)
+    if shard is None:
+        return 0
+    with _DYNAMODB_LOCK:
+        start = shard.starting_sequence_number
+        dropped = min(read_by_all, start + len(shard.items)) - start
+        if dropped <= 0:
+            return 0
+        del shard.items[:dropped]
+        shard.starting_sequence_number += dropped
+    return dropped
 
 
 def stream_pollers(workers: BackgroundWorkers) -> list[StreamPoller]:
