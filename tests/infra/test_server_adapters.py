@@ -2,6 +2,7 @@
 package folder again, and knows the same modules moto's own listing gives."""
 
 import os
+import uuid
 
 import moto
 import requests
@@ -33,3 +34,28 @@ def test_a_request_to_the_local_stack_does_not_list_motos_folder(local_stack, mo
         answer = requests.get(local_stack.endpoint_url, timeout=30)  # unsigned: moto's default service, S3
         assert answer.status_code == 200 and b"ListAllMyBucketsResult" in answer.content
     assert listings == []  # moto's own code lists the folder once per request
+
+
+def test_moto_keeps_no_registry_of_items_messages_and_stream_records(local_stack):
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodbstreams.models import ShardIterator
+    from moto.s3.models import FakeKey
+    from moto.sqs.models import Message
+
+    sqs, ddb, s3 = local_stack.client("sqs"), local_stack.client("dynamodb"), local_stack.client("s3")
+    before = {cls: len(cls.instances_tracked) for cls in (Item, Message, ShardIterator, FakeKey)}
+    url = sqs.create_queue(QueueName=f"registry-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    for i in range(50):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i))
+        ddb.put_item(
+            TableName=local_stack.table_names["DatasetsTable"],
+            Item={"tenant_id": {"S": uuid.uuid4().hex}, "id": {"S": "x"}},
+        )
+    bucket = f"registry-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert len(Item.instances_tracked) == before[Item] == 0
+    assert len(Message.instances_tracked) == before[Message] == 0
+    assert len(ShardIterator.instances_tracked) == before[ShardIterator] == 0
+    assert len(FakeKey.instances_tracked) > before[FakeKey]  # moto's S3 reset still disposes of these
+    sqs.delete_queue(QueueUrl=url)
