@@ -10,9 +10,9 @@ What a restart loses is repaired where AWS would have to repair it too (the inde
 
 moto keeps every record of a stream for the life of the process (AWS trims them after 24 hours),
 each with the item's images: a long ingest held all of them. Once every poller of a table has
-read a record, it is dropped from moto's shard (`trim_read_records`), and the shard's starting
-sequence number moves past it, as a trimmed shard's does. moto also keeps every shard iterator it
-answers; a poller drops its own once it has moved past them.
+read a record and it is ten minutes old, it is dropped from moto's shard (`trim_read_records`),
+and the shard's starting sequence number moves past it, as a trimmed shard's does. moto also keeps
+every shard iterator it answers; a poller drops its own half a minute after moving past them.
 
 Per batch (up to the event's BatchSize, waiting MaximumBatchingWindowInSeconds for more), the
 function is invoked with Lambda's DynamoDB event. With ReportBatchItemFailures, the batch is
@@ -27,6 +27,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from collections import deque
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from infra.local.template import referenced_id
@@ -37,6 +40,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("infra.local.streams")
 
 POLL_SECONDS = 0.1
+# How long a record every poller has read stays in moto's shard (AWS keeps 24 hours): long enough
+# for anyone else reading the stream now (a test, a script), short enough to bound the memory.
+STREAM_RETENTION_SECONDS = 600.0
+# How long a poller keeps an iterator it has moved past: `caught_up()`, called from other threads,
+# may be about to read with the one it saw last.
+SPENT_ITERATOR_SECONDS = 30.0
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_RETRIES = 10_000  # Lambda's default is -1 (until the record expires)
 
@@ -80,6 +89,7 @@ class StreamPoller(threading.Thread):
         self._iterator: str | None = None
         self._ready = threading.Event()
         self.read_before: int | None = None  # the sequence number after the last record read
+        self._spent: deque[tuple[float, str]] = deque()  # (when, iterator) moved past, forgotten later
         self.trimmed = 0  # records of moto's shard this poller found read by every poller and dropped
 
     # ------------------------------------------------------------ reading
@@ -99,8 +109,11 @@ class StreamPoller(threading.Thread):
         records = json.loads(json.dumps(response.get("Records") or [], default=_json_default))
         self.buffer.extend(records)
         used, self._iterator = self._iterator, response.get("NextShardIterator") or self._iterator
-        if used != self._iterator:
-            self._forget_iterator(used)
+        now = time.monotonic()
+        if used is not None and used != self._iterator:
+            self._spent.append((now, used))
+        while self._spent and now - self._spent[0][0] > SPENT_ITERATOR_SECONDS:
+            self._forget_iterator(self._spent.popleft()[1])
         if records:
             self.read_before = _sequence(records[-1]) + 1
             self.trimmed += trim_read_records(self.workers, self.table_id)
@@ -113,13 +126,14 @@ class StreamPoller(threading.Thread):
         streams = self.workers.stack.client("dynamodbstreams")
         response = streams.get_records(ShardIterator=self._iterator, Limit=1)
         if response.get("NextShardIterator") not in (None, self._iterator):
-            self._forget_iterator(response["NextShardIterator"])
+            self._forget_iterator(response["NextShardIterator"])  # nobody else knows this one
         return not response.get("Records")
 
     def _forget_iterator(self, iterator: str | None) -> None:
         """moto keeps every shard iterator it hands out (each GetRecords answers a new one) for the
         life of the process: an idle poller reading ten times a second left 36,000 an hour. This
-        poller is the only user of its iterators, so the ones it is done with are dropped."""
+        poller and `caught_up()` are the only users of its iterators, so the ones it has been
+        done with for SPENT_ITERATOR_SECONDS are dropped."""
         from moto.dynamodbstreams.models import dynamodbstreams_backends
 
         stack = self.workers.stack
@@ -240,8 +254,10 @@ def _json_default(value: Any) -> Any:
 
 def trim_read_records(workers: BackgroundWorkers, table_id: str) -> int:
     """Drop the records of the table's stream that every poller of it has read (they keep their
-    own copies until handled); how many were dropped. Under the DynamoDB lock, which moto's
-    writes append to the shard under, and its reads (`StreamShard.get`) are taken under too."""
+    own copies until handled) and that are older than STREAM_RETENTION_SECONDS; how many were
+    dropped. Under the DynamoDB lock, which moto's writes append to the shard under, and its
+    reads (`StreamShard.get`) are taken under too."""
+    from moto.core.utils import utcnow
     from moto.dynamodb.models import dynamodb_backends
 
     from infra.local.stack import _DYNAMODB_LOCK
@@ -255,9 +271,14 @@ def trim_read_records(workers: BackgroundWorkers, table_id: str) -> int:
     shard = getattr(table, "stream_shard", None)
     if shard is None:
         return 0
+    cutoff = utcnow() - timedelta(seconds=STREAM_RETENTION_SECONDS)  # moto's clock: naive UTC
     with _DYNAMODB_LOCK:
         start = shard.starting_sequence_number
-        dropped = min(read_by_all, start + len(shard.items)) - start
+        dropped = 0
+        for record in shard.items[: max(0, read_by_all - start)]:
+            if record.record["dynamodb"]["ApproximateCreationDateTime"] > cutoff:
+                break  # records are in write order: the rest are younger
+            dropped += 1
         if dropped <= 0:
             return 0
         del shard.items[:dropped]
