@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _stack_hosts: set[str] = set()  # "127.0.0.1:<port>" of each running local stack in this process
 _original_send: Any = None
-_compiled: dict[str, re.Pattern[str]] = {}
 _backends: dict[str, Any] = {}  # botocore endpoint prefix -> the moto backend whose URL patterns route it
 
 
@@ -84,13 +83,6 @@ def _send(self: Any, request: Any) -> Any:
     return _original_send(self, request)
 
 
-def _pattern(url: str) -> re.Pattern[str]:
-    compiled = _compiled.get(url)
-    if compiled is None:
-        compiled = _compiled[url] = re.compile(url)
-    return compiled
-
-
 def _backend_for(endpoint_prefix: str) -> Any:
     """The moto backend serving a botocore endpoint prefix ("dynamodb", "s3", "streams.dynamodb"),
     found as `BotocoreStubber` finds it: against the service's AWS host (the stack's own host
@@ -124,7 +116,7 @@ def _handler_for(endpoint_prefix: str, path: str) -> Any:
         return None
     aws_url = f"https://{endpoint_prefix}.us-east-1.amazonaws.com{path}"
     for url, handler in backend.urls.items():
-        if _pattern(url).match(aws_url):
+        if re.match(url, aws_url):  # re caches the compiled patterns
             return handler
     return None
 

@@ -30,6 +30,7 @@ import threading
 import time
 from collections import deque
 from datetime import timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from infra.local.template import referenced_id
@@ -275,7 +276,8 @@ def trim_read_records(workers: BackgroundWorkers, table_id: str) -> int:
     with _DYNAMODB_LOCK:
         start = shard.starting_sequence_number
         dropped = 0
-        for record in shard.items[: max(0, read_by_all - start)]:
+        # Oldest first, without copying the list: the first record too young ends the walk.
+        for record in islice(shard.items, max(0, read_by_all - start)):
             if record.record["dynamodb"]["ApproximateCreationDateTime"] > cutoff:
                 break  # records are in write order: the rest are younger
             dropped += 1
