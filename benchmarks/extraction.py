@@ -409,14 +409,16 @@ def run(quick: bool = False) -> SectionResult:
         data = long_pdf[1]
         table = Table(
             f"{LONG_PDF}: 619 text pages",
-            ["extractor", "time", "pages/s", "characters", "x pypdfium2's bare text", "note"],
+            ["extractor", "time", "CPU time", "pages/s", "characters", "x pypdfium2's bare text", "note"],
         )
         timings: dict[str, float] = {}
         for label in ("pypdfium2", "ours", *(() if quick else ("pdfminer",))):
+            cpu_started = time.process_time()  # beside the wall time: what the parse costs on a shared machine
             text, seconds, error = run_one(EXTRACTORS[label], LONG_PDF, data)
+            cpu_seconds = time.process_time() - cpu_started
             timings[label] = seconds
-            table.add(label, f"{seconds:.2f} s", f"{619 / seconds:.0f}", f"{len(text or ''):,}",
-                      f"{seconds / timings['pypdfium2']:.2f}x", error)  # fmt: skip
+            table.add(label, f"{seconds:.2f} s", f"{cpu_seconds:.2f} s", f"{619 / seconds:.0f}",
+                      f"{len(text or ''):,}", f"{seconds / timings['pypdfium2']:.2f}x", error)  # fmt: skip
             if label == "ours":
                 result.bars.append(bar(f"{LONG_PDF} parses in under {LONG_PDF_BAR_SECONDS:g} s",
                                        f"< {LONG_PDF_BAR_SECONDS:g} s (≥ 100 pages/s)", f"{seconds:.2f} s",
